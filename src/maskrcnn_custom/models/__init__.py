@@ -1,0 +1,48 @@
+"""Model building: configs, validation, backbones, builders and the model registry."""
+
+from .builder import (
+    build_model,
+    make_config,
+    maskrcnn_resnet18_fpn,
+    maskrcnn_resnet34_fpn,
+    maskrcnn_resnet50_fpn,
+    maskrcnn_resnet101_fpn,
+    maskrcnn_resnet152_fpn,
+)
+from .config import (
+    SEED_ANCHOR_SIZES,
+    SEED_ASPECT_RATIOS,
+    AnchorConfig,
+    BackboneConfig,
+    BoxHeadConfig,
+    MaskHeadConfig,
+    MaskRCNNConfig,
+    RoIPoolConfig,
+)
+from .init import init_output_layers
+from .registry import get_model, get_model_builder, list_models, register_model
+from .validation import validate_config
+
+__all__ = [
+    "SEED_ANCHOR_SIZES",
+    "SEED_ASPECT_RATIOS",
+    "AnchorConfig",
+    "BackboneConfig",
+    "BoxHeadConfig",
+    "MaskHeadConfig",
+    "MaskRCNNConfig",
+    "RoIPoolConfig",
+    "build_model",
+    "get_model",
+    "get_model_builder",
+    "init_output_layers",
+    "list_models",
+    "make_config",
+    "maskrcnn_resnet18_fpn",
+    "maskrcnn_resnet34_fpn",
+    "maskrcnn_resnet50_fpn",
+    "maskrcnn_resnet101_fpn",
+    "maskrcnn_resnet152_fpn",
+    "register_model",
+    "validate_config",
+]

@@ -1,0 +1,279 @@
+"""Configuration of a Mask R-CNN as data: frozen, typed, JSON round-trippable.
+
+The builder functions (:func:`~maskrcnn_custom.maskrcnn_resnet101_fpn` and friends) only translate their
+keyword arguments into a :class:`MaskRCNNConfig`; :func:`~maskrcnn_custom.build_model` is the single code
+path that turns a config into modules. A built model carries its config as ``model.config`` so it can be
+saved and rebuilt later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "SEED_ANCHOR_SIZES",
+    "SEED_ASPECT_RATIOS",
+    "AnchorConfig",
+    "BackboneConfig",
+    "BoxHeadConfig",
+    "MaskHeadConfig",
+    "MaskRCNNConfig",
+    "RoIPoolConfig",
+]
+
+#: Anchor sizes of the seed network, one tuple per FPN level.
+SEED_ANCHOR_SIZES: tuple[tuple[float, ...], ...] = ((32,), (64,), (64,), (76,), (100,))
+#: Aspect ratios (height / width) of the seed network, the same on each of the 5 levels.
+SEED_ASPECT_RATIOS: tuple[tuple[float, ...], ...] = tuple((0.25, 0.33, 1.0, 2.0, 3.0) for _ in range(5))
+
+#: Normalisation layers a backbone can use.
+NORM_LAYERS = ("frozen_bn", "bn", "gn")
+#: ResNet depths the backbone builder knows.
+BACKBONE_NAMES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+
+
+def _tuple_of_tuples(value: Any) -> Any:
+    """Turn nested lists (as JSON gives them back) into nested tuples; leave scalars alone."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_tuple_of_tuples(v) for v in value)
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn nested tuples into lists so that ``json.dumps`` writes them and gives them back equal."""
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """ResNet + FPN backbone.
+
+    Attributes:
+        name: ResNet depth, one of ``resnet18``, ``resnet34``, ``resnet50``, ``resnet101``, ``resnet152``.
+        norm: Normalisation layer of the ResNet body: ``"frozen_bn"`` (torchvision's ``FrozenBatchNorm2d``,
+            right for pretrained weights), ``"bn"`` (trainable ``BatchNorm2d``, right from scratch) or
+            ``"gn"`` (``GroupNorm`` with 32 groups, right for tiny batches). The builders choose
+            ``frozen_bn`` with a pretrained backbone and ``bn`` without one unless told otherwise.
+        trainable_layers: Number of trainable ResNet stages counted from the top (0-5), as in torchvision.
+        returned_layers: ResNet stages (1-4) that feed the FPN. The FPN adds one max-pooled level on top,
+            so the backbone returns ``len(returned_layers) + 1`` feature maps named ``"0"``, ``"1"``, ...
+            and ``"pool"``.
+        out_channels: Channels of every FPN output.
+    """
+
+    name: str = "resnet101"
+    norm: str = "bn"
+    trainable_layers: int = 5
+    returned_layers: tuple[int, ...] = (1, 2, 3, 4)
+    out_channels: int = 256
+
+    @property
+    def featmap_names(self) -> tuple[str, ...]:
+        """Names of the feature maps the backbone returns, in order."""
+        return (*(str(i) for i in range(len(self.returned_layers))), "pool")
+
+
+@dataclass(frozen=True)
+class AnchorConfig:
+    """Anchors of the region proposal network.
+
+    Attributes:
+        sizes: One tuple of anchor sizes (pixels, square root of the anchor area) per feature map.
+        aspect_ratios: One tuple of aspect ratios (height / width) per feature map.
+    """
+
+    sizes: tuple[tuple[float, ...], ...] = SEED_ANCHOR_SIZES
+    aspect_ratios: tuple[tuple[float, ...], ...] = SEED_ASPECT_RATIOS
+
+    @property
+    def num_anchors_per_location(self) -> tuple[int, ...]:
+        """Number of anchors at each location of each level."""
+        return tuple(len(s) * len(r) for s, r in zip(self.sizes, self.aspect_ratios, strict=False))
+
+
+@dataclass(frozen=True)
+class RoIPoolConfig:
+    """A ``torchvision.ops.MultiScaleRoIAlign``.
+
+    Attributes:
+        featmap_names: Backbone feature maps the RoIs are pooled from.
+        output_size: Side of the pooled feature (an int, or ``(height, width)``).
+        sampling_ratio: Sampling points per output bin; 0 lets RoIAlign choose adaptively.
+    """
+
+    featmap_names: tuple[str, ...] = ("0",)
+    output_size: int | tuple[int, int] = 7
+    sampling_ratio: int = 2
+
+    @property
+    def output_hw(self) -> tuple[int, int]:
+        """``output_size`` as a ``(height, width)`` pair."""
+        if isinstance(self.output_size, int):
+            return (self.output_size, self.output_size)
+        return (int(self.output_size[0]), int(self.output_size[1]))
+
+
+@dataclass(frozen=True)
+class BoxHeadConfig:
+    """The two-layer MLP box head.
+
+    Attributes:
+        representation_size: Width of both fully connected layers (and input of the box predictor).
+    """
+
+    representation_size: int = 1024
+
+
+@dataclass(frozen=True)
+class MaskHeadConfig:
+    """The mask branch.
+
+    Attributes:
+        conv_layers: Output channels of each 3x3 conv of the mask head (torchvision: four of 256).
+        dilation: Dilation of those convs.
+        hidden_dim: Channels of the transposed conv in the mask predictor (the seed uses 1500).
+    """
+
+    conv_layers: tuple[int, ...] = (256, 256, 256, 256)
+    dilation: int = 1
+    hidden_dim: int = 1500
+
+
+@dataclass(frozen=True)
+class MaskRCNNConfig:
+    """Everything needed to rebuild a Mask R-CNN, as data.
+
+    The defaults are the seed network: ResNet-101 FPN, the seed's anchors, RoI pools on feature map
+    ``"0"`` (7 and 14, sampling ratio 2), 256x256 images, 512 RPN samples per image, a 1500-channel
+    mask predictor and 2 classes.
+
+    Attributes:
+        num_classes: Number of classes including the background.
+        backbone: Backbone settings.
+        anchors: RPN anchor settings.
+        box_roi_pool: RoI pooling for the box branch.
+        mask_roi_pool: RoI pooling for the mask branch.
+        box_head: Box head settings.
+        mask_head: Mask head settings.
+        min_size: Shorter image side after the model's resize (an int, or a tuple for multi-scale training).
+        max_size: Longest image side after the model's resize.
+        rpn_batch_size_per_image: Anchors sampled per image for the RPN loss.
+        class_names: Optional names of the ``num_classes`` classes, background first.
+        detector_kwargs: Further keyword arguments of ``torchvision.models.detection.MaskRCNN``
+            (e.g. ``box_score_thresh``), all JSON-compatible values.
+
+    Example:
+        >>> from maskrcnn_custom import MaskRCNNConfig
+        >>> cfg = MaskRCNNConfig(num_classes=3)
+        >>> MaskRCNNConfig.from_dict(cfg.to_dict()) == cfg
+        True
+    """
+
+    num_classes: int = 2
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    anchors: AnchorConfig = field(default_factory=AnchorConfig)
+    box_roi_pool: RoIPoolConfig = field(default_factory=RoIPoolConfig)
+    mask_roi_pool: RoIPoolConfig = field(default_factory=lambda: RoIPoolConfig(("0",), 14, 2))
+    box_head: BoxHeadConfig = field(default_factory=BoxHeadConfig)
+    mask_head: MaskHeadConfig = field(default_factory=MaskHeadConfig)
+    min_size: int | tuple[int, ...] = 256
+    max_size: int = 256
+    rpn_batch_size_per_image: int = 512
+    class_names: tuple[str, ...] | None = None
+    detector_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-compatible dict (lists instead of tuples) that :meth:`from_dict` turns back."""
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MaskRCNNConfig:
+        """Rebuild a config from :meth:`to_dict`'s output (or the ``config.json`` of a saved model).
+
+        Args:
+            data: The dict. Unknown keys raise, so a config written by a newer library is not silently
+                misread.
+
+        Returns:
+            The config.
+
+        Raises:
+            TypeError: If ``data`` is not a mapping.
+            ValueError: If it has keys this version does not know.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"config must be a mapping, got {type(data).__name__}")
+        parts = {
+            "backbone": BackboneConfig,
+            "anchors": AnchorConfig,
+            "box_roi_pool": RoIPoolConfig,
+            "mask_roi_pool": RoIPoolConfig,
+            "box_head": BoxHeadConfig,
+            "mask_head": MaskHeadConfig,
+        }
+        _check_keys(cls, data, "config")
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in parts:
+                if not isinstance(value, Mapping):
+                    raise TypeError(f"config[{key!r}] must be a mapping, got {type(value).__name__}")
+                _check_keys(parts[key], value, f"config[{key!r}]")
+                kwargs[key] = parts[key](**{k: _tuple_of_tuples(v) for k, v in value.items()})
+            elif key == "detector_kwargs":
+                kwargs[key] = {str(k): _tuple_of_tuples(v) for k, v in dict(value).items()}
+            else:
+                kwargs[key] = _tuple_of_tuples(value)
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> MaskRCNNConfig:
+        """Return a copy with some top-level fields changed (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _check_keys(cls: type, data: Mapping[str, Any], where: str) -> None:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(
+            f"{where} has unknown keys {unknown}; known keys are {sorted(known)}. "
+            "It may have been written by a newer maskrcnn-custom: upgrade the library."
+        )
+
+
+def as_level_tuples(
+    value: Sequence[Any], *, name: str, levels: int | None = None
+) -> tuple[tuple[float, ...], ...]:
+    """Normalise anchor sizes / ratios given per level (``((32,), (64,))``) or flat (``(0.5, 1, 2)``).
+
+    A flat sequence of numbers is repeated on each of ``levels`` levels (only allowed when ``levels`` is
+    given). Raises ``TypeError`` naming ``name`` for anything else.
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) == 0:
+        raise TypeError(
+            f"{name} must be a non-empty sequence, one tuple per FPN level (e.g. ((32,), (64,), ...)), "
+            f"got {value!r}"
+        )
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        if levels is None:
+            raise TypeError(
+                f"{name} must give one tuple per FPN level, e.g. ((32,), (64,), ...); got {value!r}"
+            )
+        return tuple(tuple(float(v) if isinstance(v, float) else v for v in value) for _ in range(levels))
+    out = []
+    for i, level in enumerate(value):
+        if isinstance(level, (int, float)) and not isinstance(level, bool):
+            level = (level,)
+        if isinstance(level, (str, bytes)) or not isinstance(level, Sequence) or len(level) == 0:
+            raise TypeError(f"{name}[{i}] must be a non-empty tuple of numbers, got {level!r}")
+        for v in level:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(f"{name}[{i}] must hold numbers only, got {v!r}")
+        out.append(tuple(level))
+    return tuple(out)

@@ -1,0 +1,262 @@
+"""ImageNet weights for the ResNet backbones, pulled from the Hugging Face Hub as safetensors.
+
+torchvision's own ResNet ImageNet weights are published on the Hub by timm (``timm/resnet101.tv_in1k`` is
+torchvision's ``IMAGENET1K_V1``, ``timm/resnet101.tv2_in1k`` its ``IMAGENET1K_V2``), with torchvision's
+state-dict keys. The library downloads them with ``huggingface_hub`` (so ``HF_HOME``, ``HF_HUB_OFFLINE``
+and ``HF_ENDPOINT`` are honoured), never unpickles anything from the network, drops the classifier
+(``fc.*``) and loads the rest strictly into ``model.backbone.body``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import torch
+from torch import nn
+
+__all__ = [
+    "BackboneWeights",
+    "BackboneWeightsLike",
+    "ResNet18BackboneWeights",
+    "ResNet34BackboneWeights",
+    "ResNet50BackboneWeights",
+    "ResNet101BackboneWeights",
+    "ResNet152BackboneWeights",
+    "backbone_weights_enum",
+    "load_backbone_weights",
+    "read_state_dict_file",
+]
+
+
+@dataclass(frozen=True)
+class BackboneWeights:
+    """Where a set of backbone weights lives and what it is.
+
+    Attributes:
+        repo_id: Hugging Face Hub repository.
+        revision: Branch, tag or commit hash to download; a commit hash pins the exact file.
+        filename: Safetensors file inside the repository.
+        sha256: Expected SHA-256 of the file, when known (checked after download).
+        meta: Source, license, ImageNet metrics, number of parameters.
+    """
+
+    repo_id: str
+    revision: str = "main"
+    filename: str = "model.safetensors"
+    sha256: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+def _tv(arch: str, tag: str, acc1: float, acc5: float, params: int, tv_name: str) -> BackboneWeights:
+    return BackboneWeights(
+        repo_id=f"timm/{arch}.{tag}",
+        meta={
+            "source": f"https://huggingface.co/timm/{arch}.{tag}",
+            "torchvision_weights": f"{arch.replace('resnet', 'ResNet')}_Weights.{tv_name}",
+            "license": "bsd-3-clause",
+            "dataset": "ImageNet-1k",
+            "num_params": params,
+            "metrics": {"acc@1": acc1, "acc@5": acc5},
+        },
+    )
+
+
+class _BackboneWeightsEnum(enum.Enum):
+    """Base of the backbone weights enums (members hold :class:`BackboneWeights`)."""
+
+    @property
+    def arch(self) -> str:
+        """The ResNet these weights are for, e.g. ``"resnet101"``."""
+        return _ENUM_ARCH[type(self)]
+
+    @classmethod
+    def from_name(cls, name: str) -> _BackboneWeightsEnum:
+        """Look a member up by name (``"IMAGENET1K_V1"``, ``"DEFAULT"``, or ``"ResNet101BackboneWeights.X"``)."""
+        short = name.split(".")[-1]
+        try:
+            return cls[short]
+        except KeyError:
+            raise ValueError(
+                f"{cls.__name__} has no member {short!r}; choose among {list(cls.__members__)}"
+            ) from None
+
+
+class ResNet18BackboneWeights(_BackboneWeightsEnum):
+    """ImageNet weights of ResNet-18 (torchvision's, from the Hub)."""
+
+    IMAGENET1K_V1 = _tv("resnet18", "tv_in1k", 69.758, 89.078, 11_689_512, "IMAGENET1K_V1")
+    DEFAULT = IMAGENET1K_V1
+
+
+class ResNet34BackboneWeights(_BackboneWeightsEnum):
+    """ImageNet weights of ResNet-34 (torchvision's, from the Hub)."""
+
+    IMAGENET1K_V1 = _tv("resnet34", "tv_in1k", 73.314, 91.420, 21_797_672, "IMAGENET1K_V1")
+    DEFAULT = IMAGENET1K_V1
+
+
+class ResNet50BackboneWeights(_BackboneWeightsEnum):
+    """ImageNet weights of ResNet-50 (torchvision's, from the Hub)."""
+
+    IMAGENET1K_V1 = _tv("resnet50", "tv_in1k", 76.130, 92.862, 25_557_032, "IMAGENET1K_V1")
+    IMAGENET1K_V2 = _tv("resnet50", "tv2_in1k", 80.858, 95.434, 25_557_032, "IMAGENET1K_V2")
+    DEFAULT = IMAGENET1K_V1
+
+
+class ResNet101BackboneWeights(_BackboneWeightsEnum):
+    """ImageNet weights of ResNet-101 (torchvision's, from the Hub)."""
+
+    IMAGENET1K_V1 = _tv("resnet101", "tv_in1k", 77.374, 93.546, 44_549_160, "IMAGENET1K_V1")
+    IMAGENET1K_V2 = _tv("resnet101", "tv2_in1k", 81.886, 95.780, 44_549_160, "IMAGENET1K_V2")
+    DEFAULT = IMAGENET1K_V1
+
+
+class ResNet152BackboneWeights(_BackboneWeightsEnum):
+    """ImageNet weights of ResNet-152 (torchvision's, from the Hub)."""
+
+    IMAGENET1K_V1 = _tv("resnet152", "tv_in1k", 78.312, 94.046, 60_192_808, "IMAGENET1K_V1")
+    IMAGENET1K_V2 = _tv("resnet152", "tv2_in1k", 82.284, 96.002, 60_192_808, "IMAGENET1K_V2")
+    DEFAULT = IMAGENET1K_V1
+
+
+_ENUM_ARCH: dict[type, str] = {
+    ResNet18BackboneWeights: "resnet18",
+    ResNet34BackboneWeights: "resnet34",
+    ResNet50BackboneWeights: "resnet50",
+    ResNet101BackboneWeights: "resnet101",
+    ResNet152BackboneWeights: "resnet152",
+}
+
+#: What ``weights_backbone=`` accepts: an enum member, its name, a Hub repo id, a local file, or None.
+BackboneWeightsLike = Union[_BackboneWeightsEnum, str, os.PathLike, None]
+
+
+def backbone_weights_enum(arch: str) -> type[_BackboneWeightsEnum]:
+    """Return the weights enum of a ResNet, e.g. ``backbone_weights_enum("resnet101")``."""
+    for cls, name in _ENUM_ARCH.items():
+        if name == arch:
+            return cls
+    raise ValueError(f"no backbone weights are known for {arch!r}; known: {sorted(_ENUM_ARCH.values())}")
+
+
+_REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+(@[\w.\-/]+)?$")
+
+
+def read_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a state dict from a local ``.safetensors`` file, or a ``.pth``/``.pt`` file with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If the file cannot be read as a state dict.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {str(path)!r} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            return load_file(str(path), device="cpu")
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except (SafetensorError, RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise ValueError(
+            f"could not read weights from {str(path)!r} ({type(exc).__name__}: {exc}); "
+            "the file is corrupt or not a state dict; download it again or pass another file"
+        ) from exc
+    if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
+        obj = obj["model"]  # training checkpoints keep the state dict under "model"
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"{str(path)!r} does not hold a state dict (a mapping of names to tensors)")
+    return dict(obj)
+
+
+def _hub_file(repo_id: str, filename: str, revision: str | None, sha256: str | None, what: str) -> Path:
+    """Download one file from the Hub (or the cache) with an error that says what was tried and what to do."""
+    from ..hub.download import hub_download  # local import: hub pulls in huggingface_hub lazily
+
+    return hub_download(repo_id, filename, revision=revision, sha256=sha256, what=what)
+
+
+def _resolve(source: BackboneWeightsLike, arch: str) -> tuple[dict[str, torch.Tensor], str]:
+    enum_cls = backbone_weights_enum(arch)
+    if isinstance(source, _BackboneWeightsEnum):
+        if not isinstance(source, enum_cls):
+            raise ValueError(
+                f"weights_backbone={source} is for {source.arch} but the backbone is {arch}; "
+                f"use one of {[f'{enum_cls.__name__}.{m}' for m in enum_cls.__members__]}"
+            )
+        w: BackboneWeights = source.value
+        path = _hub_file(w.repo_id, w.filename, w.revision, w.sha256, "weights_backbone")
+        return read_state_dict_file(path), f"{w.repo_id}@{w.revision}"
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and Path(source).expanduser().is_file()):
+        path = Path(source).expanduser()
+        return read_state_dict_file(path), str(path)
+    if isinstance(source, str):
+        if source.split(".")[-1] in enum_cls.__members__:
+            return _resolve(enum_cls.from_name(source), arch)
+        if _REPO_RE.match(source):
+            repo_id, _, revision = source.partition("@")
+            path = _hub_file(repo_id, "model.safetensors", revision or None, None, "weights_backbone")
+            return read_state_dict_file(path), source
+        raise ValueError(
+            f"weights_backbone={source!r} is not a member of {enum_cls.__name__} "
+            f"({list(enum_cls.__members__)}), an existing local file, nor a Hub repo id like 'org/name' "
+            "or 'org/name@revision'; pass one of those, or weights_backbone=None to start from scratch"
+        )
+    raise TypeError(
+        f"weights_backbone must be a {enum_cls.__name__} member, a string, a path or None, got {type(source).__name__}"
+    )
+
+
+def load_backbone_weights(model: nn.Module, source: BackboneWeightsLike, *, arch: str) -> str:
+    """Load ImageNet weights into ``model.backbone.body``, strictly, after dropping the classifier.
+
+    Args:
+        model: A Mask R-CNN built by this library (its ``backbone.body`` is a torchvision ResNet trunk).
+        source: An enum member (``ResNet101BackboneWeights.IMAGENET1K_V1``), its name, a Hub repo id
+            (``"timm/resnet101.tv_in1k"``, optionally ``@revision``), or a local ``.safetensors``/``.pth`` file.
+        arch: The backbone's ResNet name, e.g. ``"resnet101"``.
+
+    Returns:
+        A description of where the weights came from.
+
+    Raises:
+        ValueError: If a key is missing or unexpected, or a shape differs (every offending key is listed).
+
+    Example:
+        >>> from maskrcnn_custom import maskrcnn_resnet50_fpn  # doctest: +SKIP
+        >>> model = maskrcnn_resnet50_fpn(weights_backbone="timm/resnet50.tv2_in1k")  # doctest: +SKIP
+    """
+    state, origin = _resolve(source, arch)
+    body = model.backbone.body
+    target = body.state_dict()
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    if not any(k.endswith("num_batches_tracked") for k in target):
+        state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    else:
+        for k in target:
+            if k.endswith("num_batches_tracked") and k not in state:
+                state[k] = torch.zeros((), dtype=torch.long)
+    missing = sorted(set(target) - set(state))
+    unexpected = sorted(set(state) - set(target))
+    shapes = sorted(
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(target[k].shape)}"
+        for k in set(state) & set(target)
+        if state[k].shape != target[k].shape
+    )
+    if missing or unexpected or shapes:
+        raise ValueError(
+            f"weights_backbone from {origin} do not fit the {arch} backbone: "
+            f"missing keys {missing[:20]}{' ...' if len(missing) > 20 else ''} ({len(missing)}), "
+            f"unexpected keys {unexpected[:20]}{' ...' if len(unexpected) > 20 else ''} ({len(unexpected)}), "
+            f"shape mismatches {shapes[:20]} ({len(shapes)}). Pass weights for a {arch}, or weights_backbone=None."
+        )
+    body.load_state_dict({k: v.to(target[k].dtype) for k, v in state.items()}, strict=True)
+    return origin
