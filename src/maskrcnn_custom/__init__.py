@@ -6,6 +6,7 @@ Example:
 """
 
 from ._version import __version__
+from .engine import FitResult, evaluate, fit, train_one_epoch
 from .models import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -46,6 +47,7 @@ __all__ = [
     "BackboneConfig",
     "BackboneWeights",
     "BoxHeadConfig",
+    "FitResult",
     "MaskHeadConfig",
     "MaskRCNNConfig",
     "ResNet18BackboneWeights",
@@ -56,6 +58,8 @@ __all__ = [
     "RoIPoolConfig",
     "__version__",
     "build_model",
+    "evaluate",
+    "fit",
     "get_model",
     "get_model_builder",
     "init_output_layers",
@@ -68,5 +72,6 @@ __all__ = [
     "maskrcnn_resnet101_fpn",
     "maskrcnn_resnet152_fpn",
     "register_model",
+    "train_one_epoch",
     "validate_config",
 ]
