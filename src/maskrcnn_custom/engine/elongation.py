@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -151,7 +152,10 @@ def _elongations(records: Sequence[Mapping[str, Any]], mask_utils: Any) -> list[
         e = float("nan")
         seg = r.get("segmentation")
         if isinstance(seg, dict):
-            e = mask_elongation(mask_utils.decode(dict(seg)))
+            with warnings.catch_warnings():  # pycocotools' decode warns under NumPy 2 (copy keyword)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                decoded = mask_utils.decode(dict(seg))
+            e = mask_elongation(decoded)
         out.append(e if math.isfinite(e) else _box_elongation(r["bbox"]))
     return out
 

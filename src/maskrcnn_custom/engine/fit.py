@@ -389,6 +389,7 @@ def fit(
             del loader
             scheduler.step()
             record: dict[str, Any] = {"epoch": epoch, "lr": train_stats.pop("lr")}
+            record["train_time_s"] = train_stats.pop("time_s")
             record["train"] = train_stats
             if val_loader is not None and ((epoch + 1) % eval_every == 0 or epoch == epochs - 1):
                 metrics = evaluate(model, val_loader, device, amp=amp_dtype or False, progress=progress)
