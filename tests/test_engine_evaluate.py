@@ -6,13 +6,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from _engine_data import TinyRods
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from torch import nn
 from torch.utils.data import DataLoader
 
+from _engine_data import TinyRods
 from maskrcnn_custom import evaluate
 from maskrcnn_custom.engine import STAT_NAMES, collate_batch, elongation_metrics, mask_elongation
 
@@ -132,7 +132,7 @@ def _pycocotools_direct(ds, preds, tmp_path):
             ev.evaluate()
             ev.accumulate()
             ev.summarize()
-            stats[iou_type] = dict(zip(STAT_NAMES, ev.stats.tolist()))
+            stats[iou_type] = dict(zip(STAT_NAMES, ev.stats.tolist(), strict=False))
     return stats
 
 

@@ -3,9 +3,9 @@ import json
 
 import pytest
 import torch
-from _engine_data import TinyRods, tiny_model
 from torch.utils.data import Dataset
 
+from _engine_data import TinyRods, tiny_model
 from maskrcnn_custom import fit
 from maskrcnn_custom.engine import load_checkpoint
 

@@ -2,9 +2,9 @@ import math
 
 import pytest
 import torch
-from _engine_data import TinyRods, tiny_model
 from torch import nn
 
+from _engine_data import TinyRods, tiny_model
 from maskrcnn_custom import train_one_epoch
 from maskrcnn_custom.engine import collate_batch
 from maskrcnn_custom.engine.train import warmup_factor_at
