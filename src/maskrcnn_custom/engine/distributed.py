@@ -18,6 +18,7 @@ __all__ = [
     "DistributedInfo",
     "all_gather_objects",
     "barrier",
+    "broadcast_buffers",
     "broadcast_object",
     "get_rank",
     "get_world_size",
@@ -144,6 +145,18 @@ def reduce_mean(
     dist.all_reduce(t)
     t /= dist.get_world_size()
     return dict(zip(keys, t.tolist(), strict=False))
+
+
+def broadcast_buffers(module: torch.nn.Module, *, src: int = 0) -> None:
+    """Copy every buffer (e.g. BatchNorm running statistics) of ``module`` from rank ``src`` to all processes.
+
+    DistributedDataParallel keeps parameters in sync, but buffers updated in the last forward pass of an
+    epoch differ between processes; syncing them makes evaluation and checkpoints identical on every rank.
+    """
+    if not is_distributed():
+        return
+    for buf in module.buffers():
+        dist.broadcast(buf.data, src=src)
 
 
 def all_gather_objects(obj: Any) -> list[Any]:

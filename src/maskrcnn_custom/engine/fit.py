@@ -27,7 +27,14 @@ from torch.utils.data.distributed import DistributedSampler
 from .._version import __version__
 from .amp import AmpLike, make_grad_scaler, resolve_amp_dtype
 from .checkpoint import CHECKPOINT_FORMAT, atomic_torch_save, get_rng_state, load_checkpoint, set_rng_state
-from .distributed import all_gather_objects, barrier, init_distributed, is_distributed, is_main_process
+from .distributed import (
+    all_gather_objects,
+    barrier,
+    broadcast_buffers,
+    init_distributed,
+    is_distributed,
+    is_main_process,
+)
 from .evaluate import evaluate
 from .metrics_log import MetricsLog, atomic_write_text, flatten_metrics
 from .pretrained import export_pretrained
@@ -387,6 +394,7 @@ def fit(
                 num_iters=iters_per_epoch,
             )
             del loader
+            broadcast_buffers(model)
             scheduler.step()
             record: dict[str, Any] = {"epoch": epoch, "lr": train_stats.pop("lr")}
             record["train_time_s"] = train_stats.pop("time_s")
