@@ -1,12 +1,28 @@
 """Data: a synthetic generator of elongated objects, COCO-format datasets, transforms and loaders."""
 
+from .boxes import masks_to_tight_boxes
 from .collate import collate_fn
-from .synthetic import OBJECT_KINDS, SyntheticConfig, SyntheticElongatedDataset, masks_to_tight_boxes
+from .loaders import DataLoaders, build_dataloaders
+from .synthetic import OBJECT_KINDS, SyntheticConfig, SyntheticElongatedDataset
+from .transforms import (
+    DetectionTransforms,
+    RandomRotation90,
+    RandomScaleJitter,
+    train_transforms,
+    val_transforms,
+)
 
 __all__ = [
     "OBJECT_KINDS",
+    "DataLoaders",
+    "DetectionTransforms",
+    "RandomRotation90",
+    "RandomScaleJitter",
     "SyntheticConfig",
     "SyntheticElongatedDataset",
+    "build_dataloaders",
     "collate_fn",
     "masks_to_tight_boxes",
+    "train_transforms",
+    "val_transforms",
 ]

@@ -30,7 +30,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["OBJECT_KINDS", "SyntheticConfig", "SyntheticElongatedDataset", "masks_to_tight_boxes"]
+from .boxes import masks_to_tight_boxes
+
+__all__ = ["OBJECT_KINDS", "SyntheticConfig", "SyntheticElongatedDataset"]
 
 #: Object kinds the generator draws.
 OBJECT_KINDS: tuple[str, ...] = ("rod", "ellipse", "fibre")
@@ -159,39 +161,6 @@ class SyntheticConfig:
     def num_classes(self) -> int:
         """Number of classes the model needs: the object classes plus the background."""
         return len(self.category_names) + 1
-
-
-def masks_to_tight_boxes(masks: np.ndarray) -> np.ndarray:
-    """Tight ``XYXY`` boxes of binary masks, ``x2``/``y2`` exclusive (last index + 1).
-
-    Args:
-        masks: ``(N, H, W)`` array, non-zero inside. Empty masks give the box ``(0, 0, 0, 0)``.
-
-    Returns:
-        ``(N, 4)`` float32 array.
-
-    Example:
-        >>> import numpy as np
-        >>> m = np.zeros((1, 10, 10), np.uint8); m[0, 7, 5] = 1
-        >>> masks_to_tight_boxes(m).tolist()
-        [[5.0, 7.0, 6.0, 8.0]]
-    """
-    masks = np.asarray(masks)
-    if masks.ndim != 3:
-        raise ValueError(f"masks must have shape (N, H, W), got {masks.shape}")
-    n, h, w = masks.shape
-    boxes = np.zeros((n, 4), np.float32)
-    if n == 0:
-        return boxes
-    rows = masks.any(axis=2)
-    cols = masks.any(axis=1)
-    has = rows.any(axis=1)
-    boxes[:, 0] = cols.argmax(axis=1)
-    boxes[:, 1] = rows.argmax(axis=1)
-    boxes[:, 2] = w - cols[:, ::-1].argmax(axis=1)
-    boxes[:, 3] = h - rows[:, ::-1].argmax(axis=1)
-    boxes[~has] = 0
-    return boxes
 
 
 @dataclass
