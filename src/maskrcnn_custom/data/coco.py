@@ -320,6 +320,32 @@ class CocoDataset(Dataset):
         table = torch.tensor((0, *self.category_ids), dtype=torch.int64)
         return table[labels]
 
+    def annotation_boxes(self, *, max_images: int | None = None) -> list[tuple[tuple[int, int], np.ndarray]]:
+        """The JSON boxes of the kept annotations, per image, without reading images or masks.
+
+        Boxes are the annotations' ``bbox`` as XYXY, clipped to the image; annotations without a usable
+        ``bbox`` are skipped. Used by :func:`maskrcnn_custom.anchors.fit_anchors` for speed.
+
+        Args:
+            max_images: Only the first ``max_images`` images; all if None.
+
+        Returns:
+            ``[((height, width), (N, 4) float64 boxes), ...]``, one entry per image.
+
+        Example:
+            >>> sizes_and_boxes = ds.annotation_boxes(max_images=10)  # doctest: +SKIP
+        """
+        out = []
+        for info in self.images[: max_images if max_images is not None else len(self.images)]:
+            h, w = info["height"], info["width"]
+            rows = [ann["bbox"] for ann in self._anns[info["id"]] if ann.get("bbox") is not None]
+            b = np.asarray(rows, np.float64).reshape(-1, 4)
+            b[:, 2:] += b[:, :2]
+            b[:, 0::2] = b[:, 0::2].clip(0, w)
+            b[:, 1::2] = b[:, 1::2].clip(0, h)
+            out.append(((h, w), b[(b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])]))
+        return out
+
     # -- items ----------------------------------------------------------------------------------------
 
     def _check_bbox(self, ann: Mapping[str, Any], *, image_size: tuple[int, int]) -> bool:
@@ -411,7 +437,9 @@ class CocoDataset(Dataset):
                 rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
         with warnings.catch_warnings():
             # pycocotools' Cython code triggers a NumPy 2 copy-keyword DeprecationWarning on every decode.
-            warnings.filterwarnings("ignore", message=r"__array__ implementation", category=DeprecationWarning)
+            warnings.filterwarnings(
+                "ignore", message=r"__array__ implementation", category=DeprecationWarning
+            )
             return api.decode(rle)
 
     def _target(self, info: Mapping[str, Any]) -> dict[str, Any]:
