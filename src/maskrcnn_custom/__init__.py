@@ -6,6 +6,18 @@ Example:
 """
 
 from ._version import __version__
+from .anchors import AnchorCoverage, AnchorFit, anchor_coverage, fit_anchors
+from .data import (
+    CocoDataset,
+    DetectionTransforms,
+    SyntheticConfig,
+    SyntheticElongatedDataset,
+    build_dataloaders,
+    collate_fn,
+    export_coco,
+    train_transforms,
+    val_transforms,
+)
 from .models import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -43,6 +55,19 @@ __all__ = [
     "SEED_ANCHOR_SIZES",
     "SEED_ASPECT_RATIOS",
     "AnchorConfig",
+    "AnchorCoverage",
+    "AnchorFit",
+    "CocoDataset",
+    "DetectionTransforms",
+    "SyntheticConfig",
+    "SyntheticElongatedDataset",
+    "anchor_coverage",
+    "build_dataloaders",
+    "collate_fn",
+    "export_coco",
+    "fit_anchors",
+    "train_transforms",
+    "val_transforms",
     "BackboneConfig",
     "BackboneWeights",
     "BoxHeadConfig",
