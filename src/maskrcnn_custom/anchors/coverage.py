@@ -146,8 +146,9 @@ def anchor_grid(
         ValueError: If ``image_size`` or ``num_levels`` is invalid.
 
     Example:
-        >>> [s for _, s in anchor_grid(256)]
-        [(4, 4), (8, 8), (16, 16), (32, 32), (64, 64)]
+        >>> grid = anchor_grid(256)
+        >>> grid[0], grid[-1]
+        (((64, 64), (4, 4)), ((4, 4), (64, 64)))
     """
     hw = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     if len(hw) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in hw):
