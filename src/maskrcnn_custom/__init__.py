@@ -6,6 +6,13 @@ Example:
 """
 
 from ._version import __version__
+from .hub import (
+    MaskRCNNWeights,
+    convert_checkpoint,
+    from_pretrained,
+    push_to_hub,
+    save_pretrained,
+)
 from .models import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -37,6 +44,7 @@ from .weights import (
     ResNet101BackboneWeights,
     ResNet152BackboneWeights,
     load_backbone_weights,
+    weights_table_markdown,
 )
 
 __all__ = [
@@ -48,6 +56,7 @@ __all__ = [
     "BoxHeadConfig",
     "MaskHeadConfig",
     "MaskRCNNConfig",
+    "MaskRCNNWeights",
     "ResNet18BackboneWeights",
     "ResNet34BackboneWeights",
     "ResNet50BackboneWeights",
@@ -56,6 +65,8 @@ __all__ = [
     "RoIPoolConfig",
     "__version__",
     "build_model",
+    "convert_checkpoint",
+    "from_pretrained",
     "get_model",
     "get_model_builder",
     "init_output_layers",
@@ -67,6 +78,9 @@ __all__ = [
     "maskrcnn_resnet50_fpn",
     "maskrcnn_resnet101_fpn",
     "maskrcnn_resnet152_fpn",
+    "push_to_hub",
     "register_model",
+    "save_pretrained",
     "validate_config",
+    "weights_table_markdown",
 ]

@@ -221,7 +221,7 @@ def _build(
             weights_backbone = enum_cls.from_name(weights_backbone)
     model = build_model(config)
     if weights_backbone is not None:
-        load_backbone_weights(model, weights_backbone, arch=arch)
+        load_backbone_weights(model, weights_backbone, arch=arch, progress=progress)
     return model
 
 
