@@ -256,8 +256,11 @@ def read_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             return load_file(str(path), device="cpu")
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        reason = next(
+            (ln.strip() for ln in str(exc).splitlines() if "Unsupported global" in ln), type(exc).__name__
+        )
         raise ValueError(
-            f"could not read {str(path)!r} with torch.load(weights_only=True) ({exc}); it holds pickled objects "
+            f"could not read {str(path)!r} with torch.load(weights_only=True) ({reason}); it holds pickled objects "
             "other than tensors (e.g. a whole model saved with torch.save(model)). Only state dicts are loaded, "
             "never arbitrary pickles: in the code that wrote it, save torch.save(model.state_dict(), path) instead"
         ) from exc
