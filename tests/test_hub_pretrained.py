@@ -210,7 +210,7 @@ def test_shape_mismatch_lists_the_keys(saved, tmp_path):
         from_pretrained(folder)
     message = str(info.value)
     assert (
-        "roi_heads.mask_predictor.conv5_mask.weight: file (256, 32, 2, 2) vs model (256, 48, 2, 2)" in message
+        "roi_heads.mask_predictor.conv5_mask.weight: file (64, 32, 2, 2) vs model (64, 48, 2, 2)" in message
     )
     assert "save the model again" in message
 
