@@ -18,6 +18,13 @@ from .data import (
     train_transforms,
     val_transforms,
 )
+from .hub import (
+    MaskRCNNWeights,
+    convert_checkpoint,
+    from_pretrained,
+    push_to_hub,
+    save_pretrained,
+)
 from .models import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -49,6 +56,7 @@ from .weights import (
     ResNet101BackboneWeights,
     ResNet152BackboneWeights,
     load_backbone_weights,
+    weights_table_markdown,
 )
 
 __all__ = [
@@ -73,6 +81,7 @@ __all__ = [
     "BoxHeadConfig",
     "MaskHeadConfig",
     "MaskRCNNConfig",
+    "MaskRCNNWeights",
     "ResNet18BackboneWeights",
     "ResNet34BackboneWeights",
     "ResNet50BackboneWeights",
@@ -81,6 +90,8 @@ __all__ = [
     "RoIPoolConfig",
     "__version__",
     "build_model",
+    "convert_checkpoint",
+    "from_pretrained",
     "get_model",
     "get_model_builder",
     "init_output_layers",
@@ -92,6 +103,9 @@ __all__ = [
     "maskrcnn_resnet50_fpn",
     "maskrcnn_resnet101_fpn",
     "maskrcnn_resnet152_fpn",
+    "push_to_hub",
     "register_model",
+    "save_pretrained",
     "validate_config",
+    "weights_table_markdown",
 ]
