@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 
+__all__ = ["HELP", "NAME", "add_arguments", "run"]
+
 NAME = "anchors"
 HELP = "fit anchors to a dataset and report how well they cover its boxes"
 

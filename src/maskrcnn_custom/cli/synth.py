@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 
+__all__ = ["HELP", "NAME", "add_arguments", "run"]
+
 NAME = "synth"
 HELP = "generate a synthetic COCO-format dataset of elongated objects"
 
