@@ -291,7 +291,8 @@ def from_pretrained(
 
     Args:
         repo_id_or_path: A local folder, a Hub repo id (``"org/name"`` or ``"org/name@revision"``), or a
-            :class:`MaskRCNNWeights` member (or its name).
+            :class:`MaskRCNNWeights` member (or its name). An existing folder wins over a repo id spelled
+            the same way.
         revision: Hub branch, tag or commit hash.
         cache_dir: Hugging Face cache folder (default: ``HF_HOME/hub``).
         local_files_only: Use the cache only, never the network.
