@@ -6,7 +6,26 @@ Example:
 """
 
 from ._version import __version__
+from .anchors import AnchorCoverage, AnchorFit, anchor_coverage, fit_anchors
+from .data import (
+    CocoDataset,
+    DetectionTransforms,
+    SyntheticConfig,
+    SyntheticElongatedDataset,
+    build_dataloaders,
+    collate_fn,
+    export_coco,
+    train_transforms,
+    val_transforms,
+)
 from .engine import FitResult, evaluate, fit, train_one_epoch
+from .hub import (
+    MaskRCNNWeights,
+    convert_checkpoint,
+    from_pretrained,
+    push_to_hub,
+    save_pretrained,
+)
 from .models import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -38,18 +57,33 @@ from .weights import (
     ResNet101BackboneWeights,
     ResNet152BackboneWeights,
     load_backbone_weights,
+    weights_table_markdown,
 )
 
 __all__ = [
     "SEED_ANCHOR_SIZES",
     "SEED_ASPECT_RATIOS",
     "AnchorConfig",
+    "AnchorCoverage",
+    "AnchorFit",
+    "CocoDataset",
+    "DetectionTransforms",
+    "SyntheticConfig",
+    "SyntheticElongatedDataset",
+    "anchor_coverage",
+    "build_dataloaders",
+    "collate_fn",
+    "export_coco",
+    "fit_anchors",
+    "train_transforms",
+    "val_transforms",
     "BackboneConfig",
     "BackboneWeights",
     "BoxHeadConfig",
     "FitResult",
     "MaskHeadConfig",
     "MaskRCNNConfig",
+    "MaskRCNNWeights",
     "ResNet18BackboneWeights",
     "ResNet34BackboneWeights",
     "ResNet50BackboneWeights",
@@ -60,6 +94,8 @@ __all__ = [
     "build_model",
     "evaluate",
     "fit",
+    "convert_checkpoint",
+    "from_pretrained",
     "get_model",
     "get_model_builder",
     "init_output_layers",
@@ -71,7 +107,10 @@ __all__ = [
     "maskrcnn_resnet50_fpn",
     "maskrcnn_resnet101_fpn",
     "maskrcnn_resnet152_fpn",
+    "push_to_hub",
     "register_model",
     "train_one_epoch",
+    "save_pretrained",
     "validate_config",
+    "weights_table_markdown",
 ]

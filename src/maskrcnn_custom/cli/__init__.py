@@ -17,7 +17,7 @@ from .._version import __version__
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("info",)
+COMMANDS: tuple[str, ...] = ("info", "synth", "anchors", "convert")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``) and return the exit code.
 
-    Errors the library raises for bad input (``ValueError``, ``TypeError``, ``FileNotFoundError``) are
+    Errors the library raises for bad input (``ValueError``, ``TypeError``, ``FileNotFoundError``, ...) are
     printed as one line, without a traceback, with exit code 2.
     """
     parser = build_parser()
@@ -56,7 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args._run(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, FloatingPointError, ImportError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        FileNotFoundError,
+        FileExistsError,
+        FloatingPointError,
+        ImportError,
+    ) as exc:
         if args.verbose:
             raise
         print(f"maskrcnn-custom {args.command}: error: {exc}", file=sys.stderr)

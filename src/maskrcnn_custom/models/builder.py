@@ -224,7 +224,7 @@ def _build(
         weights_backbone = resolve_backbone_source(weights_backbone, arch=arch)
     model = build_model(config)
     if weights_backbone is not None:
-        load_backbone_weights(model, weights_backbone, arch=arch)
+        load_backbone_weights(model, weights_backbone, arch=arch, progress=progress)
     return model
 
 

@@ -10,6 +10,7 @@ from .backbone import (
     backbone_weights_enum,
     load_backbone_weights,
 )
+from .table import weights_table_markdown
 
 __all__ = [
     "BackboneWeights",
@@ -20,4 +21,5 @@ __all__ = [
     "ResNet152BackboneWeights",
     "backbone_weights_enum",
     "load_backbone_weights",
+    "weights_table_markdown",
 ]

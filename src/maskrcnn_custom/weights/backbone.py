@@ -54,18 +54,37 @@ class BackboneWeights:
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
-def _tv(arch: str, tag: str, acc1: float, acc5: float, params: int, tv_name: str) -> BackboneWeights:
-    return BackboneWeights(
-        repo_id=f"timm/{arch}.{tag}",
-        meta={
-            "source": f"https://huggingface.co/timm/{arch}.{tag}",
-            "torchvision_weights": f"{arch.replace('resnet', 'ResNet')}_Weights.{tv_name}",
-            "license": "bsd-3-clause",
-            "dataset": "ImageNet-1k",
-            "num_params": params,
-            "metrics": {"acc@1": acc1, "acc@5": acc5},
-        },
-    )
+def _tv(
+    arch: str,
+    tag: str,
+    acc1: float,
+    acc5: float,
+    params: int,
+    tv_name: str,
+    *,
+    revision: str = "main",
+    revision_source: str | None = None,
+    sha256: str | None = None,
+    sha256_source: str | None = None,
+) -> BackboneWeights:
+    repo_id = f"timm/{arch}.{tag}"
+    meta: dict[str, Any] = {
+        "source": f"https://huggingface.co/{repo_id}",
+        "torchvision_weights": f"{arch.replace('resnet', 'ResNet')}_Weights.{tv_name}",
+        "license": "bsd-3-clause",
+        "dataset": "ImageNet-1k",
+        "num_params": params,
+        "metrics": {"acc@1": acc1, "acc@5": acc5},
+        "revision_pinned": revision != "main",
+    }
+    if revision_source is not None:
+        meta["revision_source"] = revision_source
+    if sha256_source is not None:
+        meta["sha256_source"] = sha256_source
+    return BackboneWeights(repo_id=repo_id, revision=revision, sha256=sha256, meta=meta)
+
+
+_HF = "https://huggingface.co/timm"
 
 
 class _BackboneWeightsEnum(enum.Enum):
@@ -91,38 +110,107 @@ class _BackboneWeightsEnum(enum.Enum):
 class ResNet18BackboneWeights(_BackboneWeightsEnum):
     """ImageNet weights of ResNet-18 (torchvision's, from the Hub)."""
 
-    IMAGENET1K_V1 = _tv("resnet18", "tv_in1k", 69.758, 89.078, 11_689_512, "IMAGENET1K_V1")
+    IMAGENET1K_V1 = _tv(
+        "resnet18",
+        "tv_in1k",
+        69.758,
+        89.078,
+        11_689_512,
+        "IMAGENET1K_V1",
+        revision="590dfdd48494d2316a8385e1ca7fbec3b9359b35",
+        revision_source=f"{_HF}/resnet18.tv_in1k/commits/590dfdd48494d2316a8385e1ca7fbec3b9359b35/config.json",
+        sha256="694f673df6520a3158624e8a89af086f59923ee4cd7436fe5bc3bc71d295ad81",
+        sha256_source=f"{_HF}/resnet18.tv_in1k/blob/main/model.safetensors",
+    )
     DEFAULT = IMAGENET1K_V1
 
 
 class ResNet34BackboneWeights(_BackboneWeightsEnum):
     """ImageNet weights of ResNet-34 (torchvision's, from the Hub)."""
 
-    IMAGENET1K_V1 = _tv("resnet34", "tv_in1k", 73.314, 91.420, 21_797_672, "IMAGENET1K_V1")
+    IMAGENET1K_V1 = _tv(
+        "resnet34",
+        "tv_in1k",
+        73.314,
+        91.420,
+        21_797_672,
+        "IMAGENET1K_V1",
+        revision="c983eba7f5e69bc3548a626d1b0b0b914e5de3a6",
+        revision_source=f"{_HF}/resnet34.tv_in1k/commit/c983eba7f5e69bc3548a626d1b0b0b914e5de3a6",
+    )
     DEFAULT = IMAGENET1K_V1
 
 
 class ResNet50BackboneWeights(_BackboneWeightsEnum):
     """ImageNet weights of ResNet-50 (torchvision's, from the Hub)."""
 
-    IMAGENET1K_V1 = _tv("resnet50", "tv_in1k", 76.130, 92.862, 25_557_032, "IMAGENET1K_V1")
-    IMAGENET1K_V2 = _tv("resnet50", "tv2_in1k", 80.858, 95.434, 25_557_032, "IMAGENET1K_V2")
+    IMAGENET1K_V1 = _tv(
+        "resnet50",
+        "tv_in1k",
+        76.130,
+        92.862,
+        25_557_032,
+        "IMAGENET1K_V1",
+        revision="99108565f2fd2a9d8a1b640156f564d7f4ad7188",
+        revision_source=f"{_HF}/resnet50.tv_in1k/commit/99108565f2fd2a9d8a1b640156f564d7f4ad7188",
+        sha256="5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888",
+        sha256_source=f"{_HF}/resnet50.tv_in1k/blob/aa6c2d36d56bc0209040c02b5a7b7d7bf11d57b8/model.safetensors",
+    )
+    IMAGENET1K_V2 = _tv(
+        "resnet50",
+        "tv2_in1k",
+        80.858,
+        95.434,
+        25_557_032,
+        "IMAGENET1K_V2",
+        revision="f2a8587ea6b4a3a1d84450bcc2561b07952daae2",
+        revision_source=f"{_HF}/resnet50.tv2_in1k/commits/f2a8587ea6b4a3a1d84450bcc2561b07952daae2/config.json",
+    )
     DEFAULT = IMAGENET1K_V1
 
 
 class ResNet101BackboneWeights(_BackboneWeightsEnum):
     """ImageNet weights of ResNet-101 (torchvision's, from the Hub)."""
 
+    # The full commit hash of timm/resnet101.tv_in1k could not be found (only its short form 54887a0),
+    # so this member follows the repository's default branch; see docs/hub.md.
     IMAGENET1K_V1 = _tv("resnet101", "tv_in1k", 77.374, 93.546, 44_549_160, "IMAGENET1K_V1")
-    IMAGENET1K_V2 = _tv("resnet101", "tv2_in1k", 81.886, 95.780, 44_549_160, "IMAGENET1K_V2")
+    IMAGENET1K_V2 = _tv(
+        "resnet101",
+        "tv2_in1k",
+        81.886,
+        95.780,
+        44_549_160,
+        "IMAGENET1K_V2",
+        revision="accffaa2c7d1b805854bfb078d90f9ad061e0974",
+        revision_source=f"{_HF}/resnet101.tv2_in1k/blob/accffaa2c7d1b805854bfb078d90f9ad061e0974/README.md",
+    )
     DEFAULT = IMAGENET1K_V1
 
 
 class ResNet152BackboneWeights(_BackboneWeightsEnum):
     """ImageNet weights of ResNet-152 (torchvision's, from the Hub)."""
 
-    IMAGENET1K_V1 = _tv("resnet152", "tv_in1k", 78.312, 94.046, 60_192_808, "IMAGENET1K_V1")
-    IMAGENET1K_V2 = _tv("resnet152", "tv2_in1k", 82.284, 96.002, 60_192_808, "IMAGENET1K_V2")
+    IMAGENET1K_V1 = _tv(
+        "resnet152",
+        "tv_in1k",
+        78.312,
+        94.046,
+        60_192_808,
+        "IMAGENET1K_V1",
+        revision="1f8fa579af406a6f10e457a6dce6909c9157a70f",
+        revision_source=f"{_HF}/resnet152.tv_in1k/tree/1f8fa579af406a6f10e457a6dce6909c9157a70f",
+    )
+    IMAGENET1K_V2 = _tv(
+        "resnet152",
+        "tv2_in1k",
+        82.284,
+        96.002,
+        60_192_808,
+        "IMAGENET1K_V2",
+        revision="6c03aba8c980980031f286eec039dc10543e01a4",
+        revision_source=f"{_HF}/resnet152.tv2_in1k/commits/6c03aba8c980980031f286eec039dc10543e01a4/config.json",
+    )
     DEFAULT = IMAGENET1K_V1
 
 
@@ -156,6 +244,8 @@ def read_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         FileNotFoundError: If ``path`` does not exist.
         ValueError: If the file cannot be read as a state dict.
     """
+    import pickle
+
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -166,6 +256,15 @@ def read_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         if path.suffix == ".safetensors":
             return load_file(str(path), device="cpu")
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        reason = next(
+            (ln.strip() for ln in str(exc).splitlines() if "Unsupported global" in ln), type(exc).__name__
+        )
+        raise ValueError(
+            f"could not read {str(path)!r} with torch.load(weights_only=True) ({reason}); it holds pickled objects "
+            "other than tensors (e.g. a whole model saved with torch.save(model)). Only state dicts are loaded, "
+            "never arbitrary pickles: in the code that wrote it, save torch.save(model.state_dict(), path) instead"
+        ) from exc
     except (SafetensorError, RuntimeError, OSError, EOFError, ValueError) as exc:
         raise ValueError(
             f"could not read weights from {str(path)!r} ({type(exc).__name__}: {exc}); "
@@ -178,11 +277,13 @@ def read_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return dict(obj)
 
 
-def _hub_file(repo_id: str, filename: str, revision: str | None, sha256: str | None, what: str) -> Path:
+def _hub_file(
+    repo_id: str, filename: str, revision: str | None, sha256: str | None, what: str, progress: bool
+) -> Path:
     """Download one file from the Hub (or the cache) with an error that says what was tried and what to do."""
     from ..hub.download import hub_download  # local import: hub pulls in huggingface_hub lazily
 
-    return hub_download(repo_id, filename, revision=revision, sha256=sha256, what=what)
+    return hub_download(repo_id, filename, revision=revision, sha256=sha256, what=what, progress=progress)
 
 
 def resolve_backbone_source(source: BackboneWeightsLike, *, arch: str) -> _BackboneWeightsEnum | Path | str:
@@ -223,19 +324,23 @@ def resolve_backbone_source(source: BackboneWeightsLike, *, arch: str) -> _Backb
     )
 
 
-def _fetch(source: _BackboneWeightsEnum | Path | str) -> tuple[dict[str, torch.Tensor], str]:
+def _fetch(
+    source: _BackboneWeightsEnum | Path | str, progress: bool = True
+) -> tuple[dict[str, torch.Tensor], str]:
     if isinstance(source, _BackboneWeightsEnum):
         w: BackboneWeights = source.value
-        path = _hub_file(w.repo_id, w.filename, w.revision, w.sha256, "weights_backbone")
+        path = _hub_file(w.repo_id, w.filename, w.revision, w.sha256, "weights_backbone", progress)
         return read_state_dict_file(path), f"{w.repo_id}@{w.revision}"
     if isinstance(source, Path):
         return read_state_dict_file(source), str(source)
     repo_id, _, revision = source.partition("@")
-    path = _hub_file(repo_id, "model.safetensors", revision or None, None, "weights_backbone")
+    path = _hub_file(repo_id, "model.safetensors", revision or None, None, "weights_backbone", progress)
     return read_state_dict_file(path), source
 
 
-def load_backbone_weights(model: nn.Module, source: BackboneWeightsLike, *, arch: str) -> str:
+def load_backbone_weights(
+    model: nn.Module, source: BackboneWeightsLike, *, arch: str, progress: bool = True
+) -> str:
     """Load ImageNet weights into ``model.backbone.body``, strictly, after dropping the classifier.
 
     Args:
@@ -243,6 +348,7 @@ def load_backbone_weights(model: nn.Module, source: BackboneWeightsLike, *, arch
         source: An enum member (``ResNet101BackboneWeights.IMAGENET1K_V1``), its name, a Hub repo id
             (``"timm/resnet101.tv_in1k"``, optionally ``@revision``), or a local ``.safetensors``/``.pth`` file.
         arch: The backbone's ResNet name, e.g. ``"resnet101"``.
+        progress: Show huggingface_hub's download progress bar.
 
     Returns:
         A description of where the weights came from.
@@ -254,7 +360,7 @@ def load_backbone_weights(model: nn.Module, source: BackboneWeightsLike, *, arch
         >>> from maskrcnn_custom import maskrcnn_resnet50_fpn  # doctest: +SKIP
         >>> model = maskrcnn_resnet50_fpn(weights_backbone="timm/resnet50.tv2_in1k")  # doctest: +SKIP
     """
-    state, origin = _fetch(resolve_backbone_source(source, arch=arch))
+    state, origin = _fetch(resolve_backbone_source(source, arch=arch), progress)
     body = model.backbone.body
     target = body.state_dict()
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}

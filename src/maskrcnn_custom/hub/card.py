@@ -1,0 +1,148 @@
+"""The ``README.md`` model card written next to saved weights (YAML front matter the Hub understands)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..models.config import MaskRCNNConfig
+
+__all__ = ["DEFAULT_TAGS", "render_model_card"]
+
+#: Tags every card carries (more can be added with ``tags=``).
+DEFAULT_TAGS: tuple[str, ...] = (
+    "maskrcnn-custom",
+    "instance-segmentation",
+    "mask-rcnn",
+    "pytorch",
+    "safetensors",
+)
+
+
+def _front_matter(
+    *,
+    name: str,
+    license: str,
+    tags: Sequence[str],
+    metrics: Mapping[str, float],
+    dataset_name: str,
+) -> str:
+    from huggingface_hub import EvalResult, ModelCardData
+
+    results = [
+        EvalResult(
+            task_type="image-segmentation",
+            task_name="Instance segmentation",
+            dataset_type=dataset_name,
+            dataset_name=dataset_name,
+            metric_type=key,
+            metric_value=float(value),
+            metric_name=key,
+        )
+        for key, value in metrics.items()
+    ]
+    data = ModelCardData(
+        library_name="maskrcnn-custom",
+        license=license,
+        tags=list(dict.fromkeys([*DEFAULT_TAGS, *tags])),
+        pipeline_tag="image-segmentation",
+        model_name=name,
+        eval_results=results or None,
+    )
+    return data.to_yaml()
+
+
+def render_model_card(
+    config: MaskRCNNConfig,
+    *,
+    name: str,
+    repo_id: str | None = None,
+    license: str = "mit",
+    tags: Sequence[str] = (),
+    metrics: Mapping[str, float] | None = None,
+    dataset_name: str = "custom",
+    recipe: Mapping[str, Any] | None = None,
+    notes: str | None = None,
+) -> str:
+    """Return the text of a model card for weights saved with ``config``.
+
+    Args:
+        config: The model's config (architecture summary and class names come from it).
+        name: Model name, the card's title.
+        repo_id: Hub repository the card will live in (used in the usage snippet), if known.
+        license: License identifier for the front matter.
+        tags: Extra tags.
+        metrics: Evaluation results, e.g. ``{"segm_mAP": 0.61}``.
+        dataset_name: What the metrics were measured on.
+        recipe: Training recipe to record.
+        notes: Free text appended under "Notes".
+
+    Returns:
+        Markdown with YAML front matter (``library_name: maskrcnn-custom``, license, tags, metrics).
+
+    Example:
+        >>> from maskrcnn_custom import MaskRCNNConfig
+        >>> from maskrcnn_custom.hub.card import render_model_card
+        >>> render_model_card(MaskRCNNConfig(), name="demo").startswith("---")
+        True
+    """
+    metrics = dict(metrics or {})
+    header = _front_matter(name=name, license=license, tags=tags, metrics=metrics, dataset_name=dataset_name)
+    source = repo_id if repo_id is not None else "path/to/this/folder"
+    classes = config.class_names or tuple(f"class {i}" for i in range(config.num_classes))
+    lines = [
+        "---",
+        header.rstrip("\n"),
+        "---",
+        "",
+        f"# {name}",
+        "",
+        "Mask R-CNN instance segmentation weights saved with "
+        "[maskrcnn-custom](https://github.com/maskrcnn-custom/maskrcnn-custom): "
+        f"{config.backbone.name} FPN backbone, {config.num_classes} classes (background included), "
+        f"{config.min_size}x{config.max_size} input size.",
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "import torch",
+        "from maskrcnn_custom import from_pretrained",
+        "",
+        f'model = from_pretrained("{source}")  # eval mode',
+        "with torch.no_grad():",
+        f"    predictions = model([torch.rand(3, {config.max_size}, {config.max_size})])",
+        "# fine-tune on other classes: from_pretrained(..., num_classes=N)",
+        "```",
+        "",
+        "## Classes",
+        "",
+        *(f"{i}. `{c}`" for i, c in enumerate(classes)),
+        "",
+        "## Architecture",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+        f"| backbone | {config.backbone.name}, norm `{config.backbone.norm}` |",
+        f"| anchor sizes | `{config.anchors.sizes}` |",
+        f"| aspect ratios | `{config.anchors.aspect_ratios[0]}` on each level |",
+        f"| mask predictor hidden channels | {config.mask_head.hidden_dim} |",
+        "",
+        "The full configuration is in `config.json`; the weights are in `model.safetensors`.",
+    ]
+    if metrics:
+        lines += [
+            "",
+            "## Metrics",
+            "",
+            f"Measured on: {dataset_name}.",
+            "",
+            "| metric | value |",
+            "| --- | --- |",
+        ]
+        lines += [f"| {k} | {float(v):.4f} |" for k, v in metrics.items()]
+    if recipe:
+        lines += ["", "## Training", "", "| setting | value |", "| --- | --- |"]
+        lines += [f"| {k} | {v} |" for k, v in recipe.items()]
+    if notes:
+        lines += ["", "## Notes", "", notes]
+    return "\n".join(lines) + "\n"
