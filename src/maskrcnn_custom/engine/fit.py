@@ -463,7 +463,9 @@ def fit(
             for k, v in best_record.get(t, {}).items()
             if k in ("AP", "AP50", "AP75")
         }
-        result.pretrained_dir = export_pretrained(model, output_dir / "pretrained", metrics=metrics or None)
+        result.pretrained_dir = export_pretrained(
+            model, output_dir / "pretrained", metrics=metrics or None, recipe=recipe
+        )
         model.load_state_dict(final_state)
     elif save_pretrained:
         result.pretrained_dir = output_dir / "pretrained"
