@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import Dataset
 
 from _engine_data import TinyRods, tiny_model
-from maskrcnn_custom import fit
+from maskrcnn_custom import fit, from_pretrained
 from maskrcnn_custom.engine import load_checkpoint
 
 
@@ -130,6 +130,10 @@ def test_outputs_logs_and_checkpoints(tmp_path):
     assert run_config["recipe"]["lr_step_size"] == 1 and run_config["recipe"]["momentum"] == 0.9
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave nothing behind
     assert json.loads((tmp_path / "pretrained" / "config.json").read_text())["num_classes"] == 2
+    # the pretrained folder holds the best epoch's weights and loads with from_pretrained
+    loaded = from_pretrained(tmp_path / "pretrained").state_dict()
+    for k, v in best["model"].items():
+        assert torch.equal(loaded[k], v), k
 
 
 def test_overfitting_two_images_reaches_a_high_segm_ap(tmp_path):
