@@ -136,11 +136,14 @@ def _pycocotools_direct(ds, preds, tmp_path):
     return stats
 
 
-def test_evaluate_equals_pycocotools_on_hand_made_predictions(tmp_path):
+@pytest.mark.parametrize("backend", ["auto", "pycocotools", "faster_coco_eval"])
+def test_evaluate_equals_pycocotools_on_hand_made_predictions(tmp_path, backend):
+    if backend == "faster_coco_eval":
+        pytest.importorskip("faster_coco_eval")
     ds = TinyRods(n=5, size=64, seed=3, max_objects=3)
     preds = _hand_made(ds)
     loader = DataLoader(ds, batch_size=2, collate_fn=collate_batch)
-    metrics = evaluate(FixedPredictor(preds), loader, "cpu", progress=False)
+    metrics = evaluate(FixedPredictor(preds), loader, "cpu", progress=False, backend=backend)
     ref = _pycocotools_direct(ds, preds, tmp_path)
     for iou_type in ("bbox", "segm"):
         assert set(metrics[iou_type]) == set(STAT_NAMES)
