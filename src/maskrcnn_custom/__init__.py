@@ -6,6 +6,7 @@ Example:
 """
 
 from ._version import __version__
+from .inference import Prediction, predict
 from .models import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -48,6 +49,7 @@ __all__ = [
     "BoxHeadConfig",
     "MaskHeadConfig",
     "MaskRCNNConfig",
+    "Prediction",
     "ResNet18BackboneWeights",
     "ResNet34BackboneWeights",
     "ResNet50BackboneWeights",
@@ -62,6 +64,7 @@ __all__ = [
     "list_models",
     "load_backbone_weights",
     "make_config",
+    "predict",
     "maskrcnn_resnet18_fpn",
     "maskrcnn_resnet34_fpn",
     "maskrcnn_resnet50_fpn",
