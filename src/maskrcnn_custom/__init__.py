@@ -6,6 +6,7 @@ Example:
 """
 
 from ._version import __version__
+from .export import OnnxPredictor, export_onnx
 from .inference import Prediction, predict
 from .models import (
     SEED_ANCHOR_SIZES,
@@ -49,6 +50,7 @@ __all__ = [
     "BoxHeadConfig",
     "MaskHeadConfig",
     "MaskRCNNConfig",
+    "OnnxPredictor",
     "Prediction",
     "ResNet18BackboneWeights",
     "ResNet34BackboneWeights",
@@ -58,6 +60,7 @@ __all__ = [
     "RoIPoolConfig",
     "__version__",
     "build_model",
+    "export_onnx",
     "get_model",
     "get_model_builder",
     "init_output_layers",
