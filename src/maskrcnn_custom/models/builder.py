@@ -15,7 +15,12 @@ from torchvision.models.detection.mask_rcnn import MaskRCNN, MaskRCNNHeads, Mask
 from torchvision.models.detection.rpn import AnchorGenerator, RPNHead
 from torchvision.ops import MultiScaleRoIAlign
 
-from ..weights.backbone import BackboneWeightsLike, backbone_weights_enum, load_backbone_weights
+from ..weights.backbone import (
+    BackboneWeightsLike,
+    backbone_weights_enum,
+    load_backbone_weights,
+    resolve_backbone_source,
+)
 from .backbone import build_backbone
 from .config import (
     SEED_ANCHOR_SIZES,
@@ -215,10 +220,8 @@ def _build(
         backbone=arch, pretrained_backbone=weights_backbone is not None, num_classes=num_classes, **kwargs
     )
     if weights_backbone is not None:
-        # Resolve names and types before building anything, so a typo fails fast.
-        enum_cls = backbone_weights_enum(arch)
-        if isinstance(weights_backbone, str) and weights_backbone.split(".")[-1] in enum_cls.__members__:
-            weights_backbone = enum_cls.from_name(weights_backbone)
+        # Check names, types and files before building anything, so a typo fails fast.
+        weights_backbone = resolve_backbone_source(weights_backbone, arch=arch)
     model = build_model(config)
     if weights_backbone is not None:
         load_backbone_weights(model, weights_backbone, arch=arch)

@@ -31,6 +31,7 @@ __all__ = [
     "backbone_weights_enum",
     "load_backbone_weights",
     "read_state_dict_file",
+    "resolve_backbone_source",
 ]
 
 
@@ -184,7 +185,16 @@ def _hub_file(repo_id: str, filename: str, revision: str | None, sha256: str | N
     return hub_download(repo_id, filename, revision=revision, sha256=sha256, what=what)
 
 
-def _resolve(source: BackboneWeightsLike, arch: str) -> tuple[dict[str, torch.Tensor], str]:
+def resolve_backbone_source(source: BackboneWeightsLike, *, arch: str) -> _BackboneWeightsEnum | Path | str:
+    """Check and normalise a ``weights_backbone`` value without downloading anything.
+
+    Returns:
+        An enum member, a local file ``Path``, or a Hub repo id string (optionally ``"org/name@revision"``).
+
+    Raises:
+        ValueError: For a name that is no member, an enum of another depth, or an unrecognisable string.
+        TypeError: For a value of the wrong type.
+    """
     enum_cls = backbone_weights_enum(arch)
     if isinstance(source, _BackboneWeightsEnum):
         if not isinstance(source, enum_cls):
@@ -192,19 +202,17 @@ def _resolve(source: BackboneWeightsLike, arch: str) -> tuple[dict[str, torch.Te
                 f"weights_backbone={source} is for {source.arch} but the backbone is {arch}; "
                 f"use one of {[f'{enum_cls.__name__}.{m}' for m in enum_cls.__members__]}"
             )
-        w: BackboneWeights = source.value
-        path = _hub_file(w.repo_id, w.filename, w.revision, w.sha256, "weights_backbone")
-        return read_state_dict_file(path), f"{w.repo_id}@{w.revision}"
+        return source
     if isinstance(source, os.PathLike) or (isinstance(source, str) and Path(source).expanduser().is_file()):
         path = Path(source).expanduser()
-        return read_state_dict_file(path), str(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"weights_backbone file {str(path)!r} does not exist")
+        return path
     if isinstance(source, str):
         if source.split(".")[-1] in enum_cls.__members__:
-            return _resolve(enum_cls.from_name(source), arch)
+            return enum_cls.from_name(source)
         if _REPO_RE.match(source):
-            repo_id, _, revision = source.partition("@")
-            path = _hub_file(repo_id, "model.safetensors", revision or None, None, "weights_backbone")
-            return read_state_dict_file(path), source
+            return source
         raise ValueError(
             f"weights_backbone={source!r} is not a member of {enum_cls.__name__} "
             f"({list(enum_cls.__members__)}), an existing local file, nor a Hub repo id like 'org/name' "
@@ -213,6 +221,18 @@ def _resolve(source: BackboneWeightsLike, arch: str) -> tuple[dict[str, torch.Te
     raise TypeError(
         f"weights_backbone must be a {enum_cls.__name__} member, a string, a path or None, got {type(source).__name__}"
     )
+
+
+def _fetch(source: _BackboneWeightsEnum | Path | str) -> tuple[dict[str, torch.Tensor], str]:
+    if isinstance(source, _BackboneWeightsEnum):
+        w: BackboneWeights = source.value
+        path = _hub_file(w.repo_id, w.filename, w.revision, w.sha256, "weights_backbone")
+        return read_state_dict_file(path), f"{w.repo_id}@{w.revision}"
+    if isinstance(source, Path):
+        return read_state_dict_file(source), str(source)
+    repo_id, _, revision = source.partition("@")
+    path = _hub_file(repo_id, "model.safetensors", revision or None, None, "weights_backbone")
+    return read_state_dict_file(path), source
 
 
 def load_backbone_weights(model: nn.Module, source: BackboneWeightsLike, *, arch: str) -> str:
@@ -234,7 +254,7 @@ def load_backbone_weights(model: nn.Module, source: BackboneWeightsLike, *, arch
         >>> from maskrcnn_custom import maskrcnn_resnet50_fpn  # doctest: +SKIP
         >>> model = maskrcnn_resnet50_fpn(weights_backbone="timm/resnet50.tv2_in1k")  # doctest: +SKIP
     """
-    state, origin = _resolve(source, arch)
+    state, origin = _fetch(resolve_backbone_source(source, arch=arch))
     body = model.backbone.body
     target = body.state_dict()
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
