@@ -128,7 +128,13 @@ class OnnxPredictor:
             One :class:`~maskrcnn_custom.Prediction` per image.
 
         Example:
-            >>> # see the class example
+            >>> import os, tempfile, numpy as np
+            >>> from maskrcnn_custom import OnnxPredictor, export_onnx, maskrcnn_resnet18_fpn
+            >>> path = export_onnx(maskrcnn_resnet18_fpn(weights_backbone=None, mask_hidden_dim=16),
+            ...                    os.path.join(tempfile.mkdtemp(), "m.onnx"), image_size=64)
+            >>> preds = OnnxPredictor(path).predict([np.zeros((48, 64), dtype=np.uint8)], score_threshold=0.3)
+            >>> preds[0].image_size
+            (48, 64)
         """
         score_threshold = _check_fraction(score_threshold, "score_threshold")
         mask_threshold = _check_fraction(mask_threshold, "mask_threshold")

@@ -21,7 +21,23 @@ logger = logging.getLogger(__name__)
 
 
 def check_model(model: Any, *, name: str = "model") -> MaskRCNN:
-    """Raise ``TypeError`` unless ``model`` is a torchvision Mask R-CNN (with a mask branch)."""
+    """Return ``model`` if it is a torchvision Mask R-CNN with a mask branch, else raise ``TypeError``.
+
+    Args:
+        model: The object to check.
+        name: Name of the parameter, for the error message.
+
+    Returns:
+        The model.
+
+    Raises:
+        TypeError: If it is not a ``MaskRCNN``.
+
+    Example:
+        >>> from maskrcnn_custom import maskrcnn_resnet18_fpn
+        >>> from maskrcnn_custom.inference import check_model
+        >>> model = check_model(maskrcnn_resnet18_fpn(weights_backbone=None))
+    """
     if not isinstance(model, MaskRCNN) or not model.roi_heads.has_mask():
         raise TypeError(
             f"{name} must be a torchvision MaskRCNN with a mask branch (e.g. from maskrcnn_custom.maskrcnn_resnet101_fpn "
