@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow  # about a minute on 2 CPU cores: trains one step and runs each path once on one image
+@pytest.mark.slow  # 1-3 min on 2 shared CPU cores (resnet18: 1 training step, each path on 1 image, ONNX export)
 def test_inference_benchmark_quick_prints_the_json_keys(tmp_path):
     pytest.importorskip(
         "onnxruntime", reason='the ONNX path needs the [onnx] extra: pip install "maskrcnn-custom[onnx]"'
