@@ -1,14 +1,8 @@
 """The inference benchmark's --quick mode runs end to end and prints the documented JSON (no timing asserts)."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from _benchmark_run import run_benchmark
 
 
 @pytest.mark.slow  # 1-3 min on 2 shared CPU cores (resnet18: 1 training step, each path on 1 image, ONNX export)
@@ -16,23 +10,7 @@ def test_inference_benchmark_quick_prints_the_json_keys(tmp_path):
     pytest.importorskip(
         "onnxruntime", reason='the ONNX path needs the [onnx] extra: pip install "maskrcnn-custom[onnx]"'
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "inference_cpu.py"),
-            "--quick",
-            "--weights-cache",
-            str(tmp_path / "w.pt"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout)
+    report = run_benchmark("inference_cpu.py", "--quick", "--weights-cache", str(tmp_path / "w.pt"))
     assert report["quick"] is True
     assert {"cpu", "logical_cores", "threads", "peak_matmul_gflops"} <= set(report["machine"])
     assert report["machine"]["peak_matmul_gflops"] > 0

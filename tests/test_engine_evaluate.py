@@ -14,7 +14,8 @@ from torch.utils.data import DataLoader
 
 from _engine_data import TinyRods
 from maskrcnn_custom import evaluate
-from maskrcnn_custom.engine import STAT_NAMES, collate_batch, elongation_metrics, mask_elongation
+from maskrcnn_custom.data import collate_fn
+from maskrcnn_custom.engine import STAT_NAMES, elongation_metrics, mask_elongation
 
 
 class FixedPredictor(nn.Module):
@@ -142,7 +143,7 @@ def test_evaluate_equals_pycocotools_on_hand_made_predictions(tmp_path, backend)
         pytest.importorskip("faster_coco_eval")
     ds = TinyRods(n=5, size=64, seed=3, max_objects=3)
     preds = _hand_made(ds)
-    loader = DataLoader(ds, batch_size=2, collate_fn=collate_batch)
+    loader = DataLoader(ds, batch_size=2, collate_fn=collate_fn)
     metrics = evaluate(FixedPredictor(preds), loader, "cpu", progress=False, backend=backend)
     ref = _pycocotools_direct(ds, preds, tmp_path)
     for iou_type in ("bbox", "segm"):
@@ -167,7 +168,7 @@ def test_no_detections_gives_zero_not_an_error():
         "masks": torch.zeros(0, 1, 64, 64),
     }
     model = FixedPredictor([(ds[i][0], empty) for i in range(2)])
-    metrics = evaluate(model, DataLoader(ds, batch_size=2, collate_fn=collate_batch), "cpu", progress=False)
+    metrics = evaluate(model, DataLoader(ds, batch_size=2, collate_fn=collate_fn), "cpu", progress=False)
     assert metrics["segm"]["AP"] == 0.0 and metrics["bbox"]["AR100"] == 0.0
     assert metrics["num_detections"] == 0
 

@@ -6,7 +6,7 @@ from torch import nn
 
 from _engine_data import TinyRods, tiny_model
 from maskrcnn_custom import train_one_epoch
-from maskrcnn_custom.engine import collate_batch
+from maskrcnn_custom.data import collate_fn
 from maskrcnn_custom.engine.train import warmup_factor_at
 
 
@@ -45,7 +45,7 @@ def _toy_loader(n):
 
 
 def _batch(ds, idx):
-    return collate_batch([ds[i] for i in idx])
+    return collate_fn([ds[i] for i in idx])
 
 
 def test_a_few_iterations_reduce_the_loss():

@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader
 
     from .. import evaluate
-    from ..engine import collate_batch
-    from ..engine.metrics_log import atomic_write_text
+    from ..data import collate_fn
+    from ..hub.atomic import atomic_write_text
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
@@ -80,9 +80,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_for_evaluation(args.weights)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device)
-    loader = DataLoader(
-        dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate_batch
-    )
+    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate_fn)
     metrics = evaluate(
         model,
         loader,
@@ -92,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(Path(args.output), json.dumps(metrics, indent=2) + "\n")
     if args.json:
         print(json.dumps(metrics, indent=2))

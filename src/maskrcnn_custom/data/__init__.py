@@ -1,7 +1,7 @@
 """Data: a synthetic generator of elongated objects, COCO-format datasets, transforms and loaders."""
 
 from .boxes import masks_to_tight_boxes
-from .coco import CocoDataset, import_pycocotools_mask, load_coco_json
+from .coco import CocoDataset, encode_rle, import_pycocotools_mask, load_coco_json
 from .collate import collate_fn
 from .export import export_coco
 from .loaders import DataLoaders, build_dataloaders
@@ -25,6 +25,7 @@ __all__ = [
     "SyntheticElongatedDataset",
     "build_dataloaders",
     "collate_fn",
+    "encode_rle",
     "export_coco",
     "import_pycocotools_mask",
     "load_coco_json",

@@ -38,7 +38,7 @@ from torch.utils.data import Dataset
 
 from .boxes import masks_to_tight_boxes
 
-__all__ = ["CocoDataset", "import_pycocotools_mask", "load_coco_json"]
+__all__ = ["CocoDataset", "encode_rle", "import_pycocotools_mask", "load_coco_json"]
 
 _INSTALL_HINT = 'pip install "maskrcnn-custom[coco]"'
 
@@ -62,6 +62,44 @@ def import_pycocotools_mask() -> Any:
             f"reading and writing COCO masks needs pycocotools, which is not installed; install it with {_INSTALL_HINT}"
         ) from exc
     return mask_api
+
+
+def encode_rle(masks: np.ndarray | torch.Tensor, *, mask_api: Any = None) -> list[dict[str, Any]]:
+    """Encode binary masks as COCO compressed RLE, ready for JSON.
+
+    Args:
+        masks: ``(N, H, W)`` masks; any non-zero pixel is foreground.
+        mask_api: A ``pycocotools.mask``-compatible module (e.g. faster-coco-eval's); default pycocotools.
+
+    Returns:
+        One ``{"size": [H, W], "counts": str}`` dict per mask (empty list for ``N = 0``).
+
+    Raises:
+        ImportError: If pycocotools is needed and not installed, naming the ``[coco]`` extra.
+        ValueError: If ``masks`` is not three-dimensional.
+
+    Example:
+        >>> import numpy as np
+        >>> m = np.zeros((1, 4, 4), np.uint8); m[0, 1:3, 1:3] = 1
+        >>> encode_rle(m)[0]["size"]
+        [4, 4]
+    """
+    if isinstance(masks, torch.Tensor):
+        masks = masks.detach().cpu().numpy()
+    masks = np.asarray(masks)
+    if masks.ndim != 3:
+        raise ValueError(f"masks must be N x H x W, got shape {masks.shape}")
+    if masks.shape[0] == 0:
+        return []
+    api = mask_api if mask_api is not None else import_pycocotools_mask()
+    rles = api.encode(np.asfortranarray((masks != 0).transpose(1, 2, 0).astype(np.uint8)))
+    return [
+        {
+            "size": [int(v) for v in rle["size"]],
+            "counts": rle["counts"].decode("ascii") if isinstance(rle["counts"], bytes) else rle["counts"],
+        }
+        for rle in rles
+    ]
 
 
 def _is_int(v: Any) -> bool:

@@ -23,11 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .boxes import masks_to_tight_boxes
-from .coco import import_pycocotools_mask
+from .coco import encode_rle, import_pycocotools_mask
 
 __all__ = ["export_coco"]
 
@@ -132,7 +131,7 @@ def export_coco(
         crowd = target.get("iscrowd", torch.zeros(len(labels), dtype=torch.int64)).tolist()
         if masks.shape[0] == 0:
             continue
-        rles = mask_api.encode(np.asfortranarray(masks.transpose(1, 2, 0)))
+        rles = encode_rle(masks, mask_api=mask_api)
         boxes = masks_to_tight_boxes(masks)
         areas = masks.reshape(masks.shape[0], -1).sum(axis=1)
         for k, (rle, box, area, label) in enumerate(zip(rles, boxes, areas, labels, strict=True)):
@@ -146,7 +145,7 @@ def export_coco(
                     "id": len(annotations) + 1,
                     "image_id": image_id,
                     "category_id": int(category_ids[label - 1]),
-                    "segmentation": {"size": [h, w], "counts": rle["counts"].decode("ascii")},
+                    "segmentation": rle,
                     "area": float(area),
                     "bbox": [x1, y1, x2 - x1, y2 - y1],
                     "iscrowd": int(crowd[k]),

@@ -6,7 +6,7 @@ from .coco import STAT_NAMES, predictions_to_coco, target_to_coco
 from .distributed import DistributedInfo, init_distributed, is_main_process
 from .elongation import DEFAULT_ELONGATION_EDGES, elongation_metrics, mask_elongation
 from .evaluate import coco_metrics, evaluate
-from .fit import FitResult, collate_batch, fit, seed_everything
+from .fit import FitResult, fit, seed_everything
 from .metrics_log import MetricsLog
 from .sampling import InfiniteSampler
 from .train import train_one_epoch
@@ -20,7 +20,6 @@ __all__ = [
     "MetricsLog",
     "atomic_torch_save",
     "coco_metrics",
-    "collate_batch",
     "elongation_metrics",
     "evaluate",
     "fit",

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from ..hub.atomic import atomic_write
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -73,9 +74,10 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` it onto ``path``.
+    """``torch.save`` ``obj`` to ``path`` atomically (:func:`maskrcnn_custom.hub.atomic.atomic_write`), synced.
 
-    A crash mid-write therefore never leaves a truncated checkpoint behind.
+    The data go to a temporary file in the same folder (created if missing), are flushed to disk, then
+    ``os.replace`` moves the file onto ``path``: a crash mid-write never leaves a truncated checkpoint.
 
     Example:
         >>> import tempfile, os
@@ -84,25 +86,14 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-    return path
 
-
-def _unlink_quietly(path: str) -> None:
-    """Remove ``path`` if it exists (clean-up of a failed atomic write)."""
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    return atomic_write(path, write)
 
 
 def load_checkpoint(

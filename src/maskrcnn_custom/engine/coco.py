@@ -15,6 +15,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ..data.coco import encode_rle
+
 __all__ = [
     "STAT_NAMES",
     "CocoBackend",
@@ -83,17 +85,6 @@ def _as_int(value: Any, name: str) -> int:
     return int(value)
 
 
-def _encode(masks: np.ndarray, mask_utils: Any) -> list[dict[str, Any]]:
-    """RLE-encode N x H x W binary masks; ``counts`` as str so the records are JSON-friendly."""
-    if masks.shape[0] == 0:
-        return []
-    rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
-    for rle in rles:
-        if isinstance(rle["counts"], bytes):
-            rle["counts"] = rle["counts"].decode("ascii")
-    return list(rles)
-
-
 def target_to_coco(
     target: Mapping[str, Any], *, height: int, width: int, backend: CocoBackend = "auto"
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -145,7 +136,7 @@ def target_to_coco(
                 f"target['masks'] must be N x H x W with N={n}, got {tuple(m.shape)} (image_id={image_id})"
             )
         m_np = (m > 0).numpy().astype(np.uint8)
-        rles = _encode(m_np, mask_utils)
+        rles = encode_rle(m_np, mask_api=mask_utils)
         mask_areas = m_np.reshape(n, -1).sum(1).astype(np.float64)
     area = target.get("area")
     iscrowd = target.get("iscrowd")
@@ -202,7 +193,7 @@ def predictions_to_coco(
         m = output["masks"].detach().cpu()
         if m.ndim == 4:
             m = m[:, 0]
-        rles = _encode((m > mask_threshold).numpy().astype(np.uint8), mask_utils)
+        rles = encode_rle((m > mask_threshold).numpy(), mask_api=mask_utils)
     results = []
     for i in range(len(scores)):
         rec: dict[str, Any] = {

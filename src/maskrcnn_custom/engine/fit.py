@@ -13,7 +13,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from torch.utils.data import DataLoader, Dataset, SequentialSampler
 from torch.utils.data.distributed import DistributedSampler
 
 from .._version import __version__
+from ..data.collate import collate_fn as default_collate_fn
+from ..hub.atomic import atomic_write_text
 from .amp import AmpLike, make_grad_scaler, resolve_amp_dtype
 from .checkpoint import CHECKPOINT_FORMAT, atomic_torch_save, get_rng_state, load_checkpoint, set_rng_state
 from .distributed import (
@@ -36,22 +38,17 @@ from .distributed import (
     is_main_process,
 )
 from .evaluate import evaluate
-from .metrics_log import MetricsLog, atomic_write_text, flatten_metrics
+from .metrics_log import MetricsLog, flatten_metrics
 from .pretrained import export_pretrained
 from .sampling import InfiniteSampler
 from .train import train_one_epoch
 
-__all__ = ["FitResult", "collate_batch", "fit", "seed_everything"]
+__all__ = ["FitResult", "fit", "seed_everything"]
 
 logger = logging.getLogger(__name__)
 
 LAST_CHECKPOINT = "checkpoint_last.pt"
 BEST_CHECKPOINT = "checkpoint_best.pt"
-
-
-def collate_batch(batch: Sequence[tuple[Any, Any]]) -> tuple[tuple[Any, ...], ...]:
-    """Collate ``(image, target)`` pairs into ``(images, targets)`` tuples (torchvision's detection collate)."""
-    return tuple(zip(*batch, strict=False))
 
 
 def seed_everything(seed: int) -> None:
@@ -208,7 +205,7 @@ def fit(
             ``"float16"``, ``"bfloat16"``.
         device: ``"cuda"``, ``"cpu"`` or ``None`` (CUDA when available).
         num_workers: DataLoader worker processes.
-        collate_fn: Batch collation (default :func:`collate_batch`).
+        collate_fn: Batch collation (default :func:`maskrcnn_custom.data.collate_fn`).
         shuffle: Shuffle the training stream.
         seed: Seed of the global generators (offset by the rank) and of the data order.
         resume: ``True`` to continue ``output_dir/checkpoint_last.pt`` if it exists, a checkpoint path or
@@ -256,7 +253,7 @@ def fit(
     device = info.device
     amp_dtype = resolve_amp_dtype(amp, device)
     resume_path = _find_resume(resume, output_dir)
-    collate = collate_fn or collate_batch
+    collate = collate_fn or default_collate_fn
     if iters_per_epoch is None:
         iters_per_epoch = max(1, len(train_dataset) // (batch_size * info.world_size))  # type: ignore[arg-type]
 

@@ -8,32 +8,15 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MetricsLog", "atomic_write_text", "flatten_metrics"]
+from ..hub.atomic import atomic_write_text
+
+__all__ = ["MetricsLog", "flatten_metrics"]
 
 logger = logging.getLogger(__name__)
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
 
 
 def flatten_metrics(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -77,6 +60,7 @@ class MetricsLog:
 
     def __init__(self, directory: str | os.PathLike[str], *, tensorboard: bool | None = None) -> None:
         self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.directory / "metrics.csv"
         self.jsonl_path = self.directory / "metrics.jsonl"
         self._tb = None

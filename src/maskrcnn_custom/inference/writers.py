@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.coco import encode_rle
 from ._atomic import atomic_path
 from .results import Prediction
 
@@ -94,8 +95,7 @@ def to_coco_results(
     for image_id, pred in zip(image_ids, predictions, strict=True):
         if len(pred) == 0:
             continue
-        masks = np.asfortranarray(pred.masks.numpy().transpose(1, 2, 0).astype(np.uint8))
-        rles = mask_utils.encode(masks)
+        rles = encode_rle(pred.masks, mask_api=mask_utils)
         for k, (box, label, score) in enumerate(
             zip(pred.boxes.tolist(), pred.labels.tolist(), pred.scores.tolist(), strict=True)
         ):
@@ -109,10 +109,7 @@ def to_coco_results(
                     "category_id": int(category_ids[label] if category_ids is not None else label),
                     "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)],
                     "score": round(float(score), 5),
-                    "segmentation": {
-                        "size": [int(s) for s in rle["size"]],
-                        "counts": rle["counts"].decode("ascii"),
-                    },
+                    "segmentation": rle,
                 }
             )
     return results
