@@ -55,3 +55,12 @@ def hub_stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     stand_in.go_offline = go_offline
     yield stand_in
     stand_in.stop()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tests on one torch thread (2 threads on a shared 2-core machine spin-wait each other)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -1,17 +1,10 @@
 import json
 
 import pytest
-import torch
 
 from maskrcnn_custom.cli import main
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_train_then_evaluate_from_the_command_line(tmp_path, capsys):

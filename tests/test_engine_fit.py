@@ -9,13 +9,7 @@ from _engine_data import TinyRods, tiny_model
 from maskrcnn_custom import fit, from_pretrained
 from maskrcnn_custom.engine import load_checkpoint
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class RandomFlip(Dataset):

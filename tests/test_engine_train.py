@@ -9,14 +9,7 @@ from maskrcnn_custom import train_one_epoch
 from maskrcnn_custom.data import collate_fn
 from maskrcnn_custom.engine.train import warmup_factor_at
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Two shared cores: one intra-op thread avoids oversubscription (10x faster under load).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class ToyDetector(nn.Module):
