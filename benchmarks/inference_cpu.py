@@ -86,6 +86,10 @@ def quick_state_dict(arch: str, image_size: int) -> tuple[dict, dict]:
     }
 
 
+def _log(msg: str) -> None:
+    print(f"inference_cpu: {msg}", file=sys.stderr, flush=True)
+
+
 def peak_matmul_flops(n: int = 2048, repeats: int = 5) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
@@ -157,6 +161,7 @@ def main(argv=None) -> dict:
             arch=args.arch, steps=args.train_steps, cache_dir=args.cache_dir
         )
     weights_s = time.perf_counter() - t0
+    _log(f"weights ready in {weights_s:.0f} s")
 
     size = args.image_size
     baseline = seed_maskrcnn_resnet101_fpn(
@@ -233,6 +238,7 @@ def main(argv=None) -> dict:
                 "export_s": time.perf_counter() - t,
             }
 
+    _log("parity and FLOPs done; timing")
     # Warm-up, then interleaved rounds: batch 1 over all images for every path, then batched.
     for fn in paths.values():
         fn(images[:1])
@@ -248,6 +254,7 @@ def main(argv=None) -> dict:
                 for i in range(0, len(images), bs):
                     fn(images[i : i + bs])
                 runs[name][mode].append(time.perf_counter() - t)
+                _log(f"{name} {mode}: {runs[name][mode][-1]:.1f} s")
     peak = peak_matmul_flops()
 
     base_b1 = runs["torchvision_seed"]["batch_1"]
@@ -319,7 +326,11 @@ def main(argv=None) -> dict:
             "mode": fastest[1],
             "speedup_vs_baseline_batch_1": fastest[2],
         },
-        "goal_2x_met": bool(fastest[2] is not None and fastest[2] >= 2.0),
+        # Parity on empty outputs proves nothing: the goal counts only when every image has detections kept.
+        "outputs_non_empty": all(len(o["scores"]) > 0 for o in base_kept),
+        "goal_2x_met": bool(
+            fastest[2] is not None and fastest[2] >= 2.0 and all(len(o["scores"]) > 0 for o in base_kept)
+        ),
     }
     print(json.dumps(report, indent=2))
     return report
