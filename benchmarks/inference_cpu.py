@@ -8,8 +8,9 @@ holds latency, throughput, output parity against the baseline (with the detectio
 FLOPs per image and the fraction of the machine's measured peak fp32 matmul FLOP/s each path reaches.
 
 Weights (full run): see ``typical_weights.py``: the seed's ResNet-101 network with a random, BatchNorm-
-calibrated backbone and RPN / RoI heads trained on synthetic images, so that outputs have typical counts
-(a few to ~10 detections above 0.5 per image). Cached in ``benchmarks/.cache/`` (git-ignored) after the
+calibrated backbone and RPN / RoI heads trained on synthetic images, aimed at typical counts (a few to ~10
+detections above 0.5 per image; docs/benchmarks.md says how far the cached run got). Cached in
+``benchmarks/.cache/`` (git-ignored) after the
 first run. ``--quick``: resnet18 at 128 px, no training: the class-score layer gets spread-out random
 weights so that detections exist above both thresholds (a smoke run, not a measurement).
 
