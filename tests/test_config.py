@@ -73,8 +73,9 @@ def test_builder_and_build_model_give_the_same_network():
     model.eval(), rebuilt.eval()
     x = [torch.rand(3, 96, 96)]
     with torch.no_grad():
-        for key, value in model(x)[0].items():
-            assert torch.equal(value, rebuilt(x)[0][key])
+        expected, got = model(x)[0], rebuilt(x)[0]
+    for key, value in expected.items():
+        assert torch.equal(value, got[key]), key
 
 
 def test_dependent_shapes_are_derived():

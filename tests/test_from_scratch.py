@@ -21,7 +21,7 @@ def test_seed_network_from_scratch_trains_finite_with_plain_sgd():
     model.train()
     optimizer = _seed_optimizer(model)
     history = []
-    for step in range(8):
+    for step in range(6):
         images, targets = rod_batch(2, 128, seed=step, rods=2)
         losses = model(images, targets)
         history.append({k: float(v.detach()) for k, v in losses.items()})

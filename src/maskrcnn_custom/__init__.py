@@ -18,6 +18,7 @@ from .data import (
     train_transforms,
     val_transforms,
 )
+from .export import OnnxPredictor, export_onnx
 from .hub import (
     MaskRCNNWeights,
     convert_checkpoint,
@@ -25,6 +26,7 @@ from .hub import (
     push_to_hub,
     save_pretrained,
 )
+from .inference import Prediction, predict
 from .models import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -82,6 +84,8 @@ __all__ = [
     "MaskHeadConfig",
     "MaskRCNNConfig",
     "MaskRCNNWeights",
+    "OnnxPredictor",
+    "Prediction",
     "ResNet18BackboneWeights",
     "ResNet34BackboneWeights",
     "ResNet50BackboneWeights",
@@ -92,12 +96,14 @@ __all__ = [
     "build_model",
     "convert_checkpoint",
     "from_pretrained",
+    "export_onnx",
     "get_model",
     "get_model_builder",
     "init_output_layers",
     "list_models",
     "load_backbone_weights",
     "make_config",
+    "predict",
     "maskrcnn_resnet18_fpn",
     "maskrcnn_resnet34_fpn",
     "maskrcnn_resnet50_fpn",

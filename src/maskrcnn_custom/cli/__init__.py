@@ -17,7 +17,7 @@ from .._version import __version__
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("info", "synth", "anchors", "convert", "demo")
+COMMANDS: tuple[str, ...] = ("info", "synth", "anchors", "convert", "predict", "export", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

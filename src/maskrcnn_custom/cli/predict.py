@@ -1,0 +1,166 @@
+"""Segment image files with a trained model and write COCO results, label images, instance masks and overlays.
+
+Output folder layout: ``predictions.json`` (COCO detection results with RLE masks), ``images.json`` (the
+COCO ``images`` entries the ids refer to), ``labels/<name>.png`` (16-bit label images: 0 background,
+k = detection k-1), ``masks/<name>_<k>.png`` (one 8-bit PNG per detection) and ``overlays/<name>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FORMATS", "HELP", "IMAGE_SUFFIXES", "NAME", "add_arguments", "expand_images", "load_model", "run"]
+
+NAME = "predict"
+HELP = "segment images with trained weights; write COCO results, label images and overlays"
+
+#: File suffixes picked up when a folder is given.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+FORMATS = ("coco", "labels", "masks", "overlays")
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add this command's arguments."""
+    parser.add_argument("images", nargs="+", help="image files, or folders of images")
+    parser.add_argument(
+        "--weights",
+        required=True,
+        help="a save_pretrained folder or a Hub repo id ('org/name' or 'org/name@rev')",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
+    parser.add_argument(
+        "--score-threshold", type=float, default=0.5, help="keep detections with score above this"
+    )
+    parser.add_argument("--mask-threshold", type=float, default=0.5, help="mask probability threshold")
+    parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
+    parser.add_argument("--max-detections", type=int, default=None, help="most detections per image")
+    parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cpu)")
+    parser.add_argument(
+        "--formats",
+        default="coco,labels,overlays",
+        help=f"comma-separated outputs to write, from {', '.join(FORMATS)}",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def expand_images(paths: list[str]) -> list[Path]:
+    """Expand folders into their image files (sorted); keep files as given; fail on paths that do not exist."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise FileNotFoundError(f"folder {str(p)!r} has no image files ({', '.join(IMAGE_SUFFIXES)})")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"no image file or folder at {str(p)!r}")
+    return out
+
+
+def _stems(paths: list[Path]) -> list[str]:
+    stems = [p.stem for p in paths]
+    dupes = {s for s in stems if stems.count(s) > 1}
+    return [f"{s}_{i}" if s in dupes else s for i, s in enumerate(stems)]
+
+
+def load_model(weights: str, device: str | None) -> Any:
+    """Load a model with :func:`maskrcnn_custom.hub.from_pretrained`."""
+    from .. import hub
+
+    loader = getattr(hub, "from_pretrained", None)
+    if loader is None:  # pragma: no cover - depends on the installed version
+        raise ImportError("this maskrcnn-custom has no from_pretrained; upgrade maskrcnn-custom")
+    model = loader(weights)
+    return model if device is None else model.to(device)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the predictions and write the outputs."""
+    from ..inference import (
+        check_images,
+        check_model,
+        load_image,
+        predict,
+        save_instance_masks,
+        save_label_image,
+        save_overlay,
+    )
+    from ..inference._atomic import atomic_path
+    from ..inference.writers import to_coco_results
+
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise ValueError(f"--formats: unknown {unknown or 'empty list'}; choose from {', '.join(FORMATS)}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    paths = expand_images(args.images)
+    items = check_images(
+        [str(p) for p in paths], name="IMAGES"
+    )  # every file is checked before loading weights
+    if "coco" in formats:
+        from ..inference.writers import _mask_utils
+
+        _mask_utils()  # a missing [coco] extra fails before the model is loaded
+    model = check_model(load_model(args.weights, args.device), name="--weights")
+    stems = _stems(paths)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    coco: list[dict[str, Any]] = []
+    images_json: list[dict[str, Any]] = []
+    bar = None
+    if not args.no_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(items), desc="predict", unit="img")
+    try:
+        for start in range(0, len(items), args.batch_size):
+            chunk = items[start : start + args.batch_size]
+            preds = predict(
+                model,
+                [item.data for item in chunk],
+                score_threshold=args.score_threshold,
+                mask_threshold=args.mask_threshold,
+                batch_size=args.batch_size,
+                max_detections=args.max_detections,
+            )
+            for item, pred in zip(chunk, preds, strict=True):
+                i, stem = item.index, stems[item.index]
+                image_id = i + 1
+                h, w = pred.image_size
+                images_json.append({"id": image_id, "file_name": str(paths[i]), "height": h, "width": w})
+                if "coco" in formats:
+                    coco.extend(to_coco_results([pred], image_ids=[image_id]))
+                if "labels" in formats:
+                    save_label_image(pred, out / "labels" / f"{stem}.png")
+                if "masks" in formats:
+                    save_instance_masks(pred, out / "masks", stem=stem)
+                if "overlays" in formats:
+                    save_overlay(load_image(item), pred, out / "overlays" / f"{stem}.png")
+                logger.debug("%s: %d detections", paths[i], len(pred))
+            if bar is not None:
+                bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    if "coco" in formats:
+        with atomic_path(out / "predictions.json") as tmp:
+            tmp.write_text(json.dumps(coco))
+    with atomic_path(out / "images.json") as tmp:
+        tmp.write_text(json.dumps(images_json, indent=1))
+    n = len(coco) if "coco" in formats else None
+    logger.info(
+        "wrote %s for %d images%s",
+        ", ".join(formats),
+        len(items),
+        f" ({n} detections)" if n is not None else "",
+    )
+    return 0

@@ -1,0 +1,191 @@
+"""Export a Mask R-CNN to ONNX with the score and mask thresholds as run-time inputs.
+
+The graph takes one image and two scalars and returns the thresholded detections:
+
+========================  ==================  ==========================================================
+name                      type and shape      meaning
+========================  ==================  ==========================================================
+``image`` (input)         float32 [3, H, W]   RGB in [0, 1]; ``H`` and ``W`` are dynamic axes
+``score_threshold`` (in)  float32 []          keep detections with ``score > score_threshold``; applied
+                                              before the mask head, as in :func:`~maskrcnn_custom.predict`
+``mask_threshold`` (in)   float32 []          a pixel is in a mask when its probability is above it
+``boxes`` (output)        float32 [N, 4]      ``x1, y1, x2, y2`` in input pixels; ``N`` is dynamic
+``labels`` (output)       int64 [N]           class indices
+``scores`` (output)       float32 [N]         class scores, decreasing
+``masks`` (output)        bool [N, H, W]      binary masks at the input size
+========================  ==================  ==========================================================
+
+The model's resize to ``min_size``/``max_size`` is part of the graph, so any image size works. One image
+per run: torchvision's detection post-processing loops over the images of a batch in Python, which the
+tracing exporter would unroll for a fixed batch size, so there is no dynamic batch axis;
+:class:`~maskrcnn_custom.export.OnnxPredictor` runs a list of images one by one.
+
+The export uses PyTorch's TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``), which
+handles torchvision's detection models; the ``torch.export``-based default of PyTorch >= 2.9 does not
+support their data-dependent shapes. PyTorch still ships that exporter (checked with 2.14) but marks
+TorchScript deprecated; its warnings are silenced here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models.detection.mask_rcnn import MaskRCNN
+
+from .._version import __version__
+from ..inference._atomic import atomic_path
+from ..inference.predict import _check_positive_int, _class_names, check_model, inference_settings
+
+__all__ = ["DEFAULT_OPSET", "MIN_OPSET", "export_onnx", "require_onnx"]
+
+logger = logging.getLogger(__name__)
+
+#: Default ONNX opset (ONNX Runtime >= 1.14 runs it).
+DEFAULT_OPSET = 17
+#: Oldest opset torchvision's detection ops (RoIAlign, NMS) export to.
+MIN_OPSET = 11
+#: Inputs and outputs of the exported graph.
+INPUT_NAMES = ("image", "score_threshold", "mask_threshold")
+OUTPUT_NAMES = ("boxes", "labels", "scores", "masks")
+DYNAMIC_AXES = {
+    "image": {1: "height", 2: "width"},
+    "boxes": {0: "detections"},
+    "labels": {0: "detections"},
+    "scores": {0: "detections"},
+    "masks": {0: "detections", 1: "height", 2: "width"},
+}
+
+
+def require_onnx(what: str = "ONNX export") -> Any:
+    """Import and return the ``onnx`` package, or raise an ImportError naming the ``[onnx]`` extra."""
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ImportError(f'{what} needs onnx and onnxruntime: pip install "maskrcnn-custom[onnx]"') from exc
+    return onnx
+
+
+class _ThresholdedMaskRCNN(nn.Module):
+    """One image and two thresholds in, thresholded detections out (the traced graph)."""
+
+    def __init__(self, model: MaskRCNN) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, image: torch.Tensor, score_threshold: torch.Tensor, mask_threshold: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        # A tensor threshold is traced as a graph input, so RoIHeads filters by it before the mask head.
+        self.model.roi_heads.score_thresh = score_threshold
+        out = self.model([image])[0]
+        return out["boxes"], out["labels"], out["scores"], out["masks"][:, 0] > mask_threshold
+
+
+def export_onnx(
+    model: MaskRCNN,
+    path: str | os.PathLike,
+    *,
+    opset: int = DEFAULT_OPSET,
+    image_size: int = 256,
+    max_detections: int | None = None,
+    num_proposals: int | None = None,
+    check: bool = True,
+) -> Path:
+    """Export ``model`` to an ONNX file that :class:`~maskrcnn_custom.export.OnnxPredictor` runs.
+
+    The score and mask thresholds are inputs of the graph (see the module docs for the full signature),
+    so one file serves every threshold; image height and width are dynamic. ``max_detections`` and
+    ``num_proposals`` are fixed in the graph. The model's class names, config and the library version are
+    stored in the file's metadata. The file is written atomically.
+
+    Args:
+        model: A torchvision ``MaskRCNN``; it is left as it was (mode and settings restored).
+        path: Output ``.onnx`` file.
+        opset: ONNX opset, at least 11 (RoIAlign); default 17.
+        image_size: Side of the square example image the graph is traced with.
+        max_detections: Most detections per image (default: the model's ``box_detections_per_img``).
+        num_proposals: RPN proposals per image (default: the model's test-time ``rpn_post_nms_top_n``).
+        check: Run ``onnx.checker`` on the result.
+
+    Returns:
+        The path of the ONNX file.
+
+    Raises:
+        TypeError: If ``model`` is not a Mask R-CNN.
+        ValueError: For an opset below 11 or a bad size.
+        ImportError: Without the ``[onnx]`` extra.
+
+    Example:
+        >>> import os, tempfile
+        >>> from maskrcnn_custom import export_onnx, maskrcnn_resnet18_fpn
+        >>> model = maskrcnn_resnet18_fpn(weights_backbone=None, mask_hidden_dim=16)
+        >>> export_onnx(model, os.path.join(tempfile.mkdtemp(), "model.onnx"), image_size=64).suffix
+        '.onnx'
+    """
+    check_model(model)
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
+        raise ValueError(
+            f"opset must be an int >= {MIN_OPSET} (RoIAlign needs it), got {opset!r}; default {DEFAULT_OPSET}"
+        )
+    _check_positive_int(image_size, "image_size")
+    _check_positive_int(max_detections, "max_detections", allow_none=True)
+    _check_positive_int(num_proposals, "num_proposals", allow_none=True)
+    onnx = require_onnx()
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    example = (
+        torch.rand(3, image_size, image_size, generator=torch.Generator().manual_seed(0)).to(device),
+        torch.tensor(0.5, device=device),
+        torch.tensor(0.5, device=device),
+    )
+    wrapper = _ThresholdedMaskRCNN(model)
+    with (
+        inference_settings(
+            model, score_threshold=0.5, max_detections=max_detections, num_proposals=num_proposals
+        ),
+        atomic_path(path) as tmp,
+    ):
+        with warnings.catch_warnings():
+            for category in (torch.jit.TracerWarning, FutureWarning, UserWarning):
+                warnings.simplefilter("ignore", category)
+            # The TorchScript-based exporter is chosen on purpose (see the module docs).
+            warnings.filterwarnings(
+                "ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning
+            )
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+            torch.onnx.export(
+                wrapper,
+                example,
+                str(tmp),
+                dynamo=False,
+                opset_version=opset,
+                input_names=list(INPUT_NAMES),
+                output_names=list(OUTPUT_NAMES),
+                dynamic_axes=DYNAMIC_AXES,
+                do_constant_folding=True,
+            )
+        proto = onnx.load(str(tmp))
+        config = getattr(model, "config", None)
+        meta = {
+            "producer": f"maskrcnn-custom {__version__}",
+            "class_names": json.dumps(list(_class_names(model) or [])) if _class_names(model) else "",
+            "config": json.dumps(config.to_dict()) if hasattr(config, "to_dict") else "",
+            "max_detections": str(model.roi_heads.detections_per_img),
+            "num_proposals": str(model.rpn._post_nms_top_n["testing"]),
+        }
+        for key, value in meta.items():
+            if value:
+                entry = proto.metadata_props.add()
+                entry.key, entry.value = f"maskrcnn_custom.{key}", value
+        if check:
+            onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+    logger.info("exported ONNX opset %d to %s", opset, path)
+    return Path(path)

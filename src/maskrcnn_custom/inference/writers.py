@@ -1,0 +1,266 @@
+"""What users keep from predictions: COCO results JSON (RLE), label images, instance masks, overlays.
+
+All files are written atomically (a temporary file in the same folder, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._atomic import atomic_path
+from .results import Prediction
+
+__all__ = [
+    "draw_overlay",
+    "save_coco_results",
+    "save_instance_masks",
+    "save_label_image",
+    "save_overlay",
+    "to_coco_results",
+]
+
+#: Distinct colours for overlays (RGB), cycled per detection.
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+    (0, 128, 128),
+    (220, 190, 255),
+)
+
+
+def _mask_utils() -> Any:
+    try:
+        from pycocotools import mask as mask_utils
+    except ImportError as exc:
+        raise ImportError(
+            'COCO results need pycocotools: pip install "maskrcnn-custom[coco]" (or pip install pycocotools)'
+        ) from exc
+    return mask_utils
+
+
+def to_coco_results(
+    predictions: Sequence[Prediction],
+    *,
+    image_ids: Sequence[int] | None = None,
+    category_ids: Mapping[int, int] | None = None,
+) -> list[dict[str, Any]]:
+    """Turn predictions into COCO detection results (``loadRes`` / ``COCOeval`` format) with RLE masks.
+
+    Args:
+        predictions: One prediction per image.
+        image_ids: COCO image id of each prediction (default ``1, 2, ...``).
+        category_ids: Model label -> COCO category id (default: the label itself).
+
+    Returns:
+        One dict per detection with ``image_id``, ``category_id``, ``bbox`` (``[x, y, w, h]``), ``score``
+        and ``segmentation`` (compressed RLE with ``counts`` as a string).
+
+    Raises:
+        ImportError: If pycocotools is missing (the ``[coco]`` extra).
+        ValueError: If ``image_ids`` has the wrong length or a label has no category id.
+
+    Example:
+        >>> import torch
+        >>> from maskrcnn_custom import Prediction
+        >>> from maskrcnn_custom.inference import to_coco_results
+        >>> m = torch.zeros(1, 4, 4, dtype=torch.bool); m[0, 1:3, 1:3] = True
+        >>> p = Prediction(torch.tensor([[1., 1., 3., 3.]]), torch.tensor([1]), torch.tensor([0.9]), m, (4, 4))
+        >>> to_coco_results([p])[0]["bbox"]
+        [1.0, 1.0, 2.0, 2.0]
+    """
+    mask_utils = _mask_utils()
+    if image_ids is None:
+        image_ids = list(range(1, len(predictions) + 1))
+    if len(image_ids) != len(predictions):
+        raise ValueError(
+            f"image_ids has {len(image_ids)} entries for {len(predictions)} predictions; give one per image"
+        )
+    results: list[dict[str, Any]] = []
+    for image_id, pred in zip(image_ids, predictions, strict=True):
+        if len(pred) == 0:
+            continue
+        masks = np.asfortranarray(pred.masks.numpy().transpose(1, 2, 0).astype(np.uint8))
+        rles = mask_utils.encode(masks)
+        for k, (box, label, score) in enumerate(
+            zip(pred.boxes.tolist(), pred.labels.tolist(), pred.scores.tolist(), strict=True)
+        ):
+            if category_ids is not None and label not in category_ids:
+                raise ValueError(f"category_ids has no entry for label {label}; map every model label")
+            rle = rles[k]
+            x1, y1, x2, y2 = box
+            results.append(
+                {
+                    "image_id": int(image_id),
+                    "category_id": int(category_ids[label] if category_ids is not None else label),
+                    "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)],
+                    "score": round(float(score), 5),
+                    "segmentation": {
+                        "size": [int(s) for s in rle["size"]],
+                        "counts": rle["counts"].decode("ascii"),
+                    },
+                }
+            )
+    return results
+
+
+def save_coco_results(
+    predictions: Sequence[Prediction],
+    path: str | os.PathLike,
+    *,
+    image_ids: Sequence[int] | None = None,
+    category_ids: Mapping[int, int] | None = None,
+) -> Path:
+    """Write :func:`to_coco_results` as a JSON file, atomically, and return its path.
+
+    Example:
+        >>> import torch, tempfile, os
+        >>> from maskrcnn_custom import Prediction
+        >>> from maskrcnn_custom.inference import save_coco_results
+        >>> p = Prediction(torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), torch.zeros(0),
+        ...                torch.zeros(0, 4, 4, dtype=torch.bool), (4, 4))
+        >>> save_coco_results([p], os.path.join(tempfile.mkdtemp(), "results.json")).name
+        'results.json'
+    """
+    results = to_coco_results(predictions, image_ids=image_ids, category_ids=category_ids)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(results))
+    return Path(path)
+
+
+def _save_png(array: np.ndarray, path: str | os.PathLike) -> Path:
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")
+    return Path(path)
+
+
+def save_label_image(prediction: Prediction, path: str | os.PathLike) -> Path:
+    """Write :meth:`Prediction.label_image` as a 16-bit grayscale PNG (0 = background, k = detection k-1).
+
+    Example:
+        >>> import torch, tempfile, os
+        >>> from maskrcnn_custom import Prediction
+        >>> from maskrcnn_custom.inference import save_label_image
+        >>> p = Prediction(torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), torch.zeros(0),
+        ...                torch.zeros(0, 4, 4, dtype=torch.bool), (4, 4))
+        >>> save_label_image(p, os.path.join(tempfile.mkdtemp(), "labels.png")).suffix
+        '.png'
+    """
+    return _save_png(prediction.label_image(), path)
+
+
+def save_instance_masks(
+    prediction: Prediction, directory: str | os.PathLike, *, stem: str = "mask"
+) -> list[Path]:
+    """Write one 8-bit PNG per detection (255 inside the mask) as ``{stem}_{k:03d}.png`` and return the paths.
+
+    Example:
+        >>> import torch, tempfile
+        >>> from maskrcnn_custom import Prediction
+        >>> from maskrcnn_custom.inference import save_instance_masks
+        >>> p = Prediction(torch.zeros(1, 4), torch.tensor([1]), torch.tensor([0.9]),
+        ...                torch.ones(1, 4, 4, dtype=torch.bool), (4, 4))
+        >>> [f.name for f in save_instance_masks(p, tempfile.mkdtemp(), stem="img")]
+        ['img_000.png']
+    """
+    directory = Path(directory)
+    masks = prediction.masks.numpy()
+    return [
+        _save_png(masks[k].astype(np.uint8) * 255, directory / f"{stem}_{k:03d}.png")
+        for k in range(len(prediction))
+    ]
+
+
+def draw_overlay(
+    image: torch.Tensor,
+    prediction: Prediction,
+    *,
+    alpha: float = 0.5,
+    boxes: bool = True,
+    labels: bool = True,
+    width: int = 1,
+) -> torch.Tensor:
+    """Draw masks (``torchvision.utils.draw_segmentation_masks``) and boxes with captions on an image.
+
+    Where masks overlap, the pixel takes the colour of the higher-scoring detection.
+
+    Args:
+        image: The image as predicted on: ``3xHxW`` float in ``[0, 1]`` or uint8 (use
+            :func:`~maskrcnn_custom.inference.load_image` for files).
+        prediction: Its prediction.
+        alpha: Mask opacity.
+        boxes: Draw the boxes.
+        labels: Caption boxes with the class name (or label) and score.
+        width: Box line width.
+
+    Returns:
+        A ``uint8`` ``3xHxW`` tensor.
+
+    Example:
+        >>> import torch
+        >>> from maskrcnn_custom import Prediction
+        >>> from maskrcnn_custom.inference import draw_overlay
+        >>> p = Prediction(torch.tensor([[1., 1., 6., 6.]]), torch.tensor([1]), torch.tensor([0.9]),
+        ...                torch.ones(1, 8, 8, dtype=torch.bool), (8, 8))
+        >>> draw_overlay(torch.zeros(3, 8, 8), p).dtype
+        torch.uint8
+    """
+    from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
+
+    img = image if image.dtype == torch.uint8 else (image.clamp(0, 1) * 255).round().to(torch.uint8)
+    if img.dim() == 2:
+        img = img.unsqueeze(0)
+    if img.shape[0] == 1:
+        img = img.expand(3, -1, -1)
+    img = img[:3].contiguous().cpu()
+    if tuple(img.shape[-2:]) != tuple(prediction.image_size):
+        raise ValueError(
+            f"image is {tuple(img.shape[-2:])} but the prediction is for {prediction.image_size}; pass the image "
+            "that was predicted on"
+        )
+    if len(prediction) == 0:
+        return img
+    colors = [PALETTE[k % len(PALETTE)] for k in range(len(prediction))]
+    # torchvision blacks out overlaps; paint them in the colour of the best detection instead
+    ids = torch.from_numpy(prediction.label_image().astype(np.int32))
+    disjoint = ids[None] == torch.arange(1, len(prediction) + 1, dtype=torch.int32)[:, None, None]
+    img = draw_segmentation_masks(img, disjoint, alpha=alpha, colors=colors)
+    if boxes:
+        captions = None
+        if labels:
+            names = prediction.names or [str(i) for i in prediction.labels.tolist()]
+            captions = [f"{n} {s:.2f}" for n, s in zip(names, prediction.scores.tolist(), strict=True)]
+        img = draw_bounding_boxes(img, prediction.boxes, labels=captions, colors=colors, width=width)
+    return img
+
+
+def save_overlay(image: torch.Tensor, prediction: Prediction, path: str | os.PathLike, **kwargs: Any) -> Path:
+    """Write :func:`draw_overlay` as a PNG (or any format Pillow infers from the suffix), atomically.
+
+    Example:
+        >>> import torch, tempfile, os
+        >>> from maskrcnn_custom import Prediction
+        >>> from maskrcnn_custom.inference import save_overlay
+        >>> p = Prediction(torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), torch.zeros(0),
+        ...                torch.zeros(0, 8, 8, dtype=torch.bool), (8, 8))
+        >>> save_overlay(torch.zeros(3, 8, 8), p, os.path.join(tempfile.mkdtemp(), "o.png")).name
+        'o.png'
+    """
+    img = draw_overlay(image, prediction, **kwargs)
+    return _save_png(img.permute(1, 2, 0).numpy(), path)
