@@ -256,14 +256,9 @@ def overlay_figure(
             report = run_demo(Path(tmp) / "demo", fast=fast, progress=not fast)
             model_dir = report.pretrained_dir
         model = from_pretrained(model_dir)
-        size = int(model.config.transform.min_size) if hasattr(model.config, "transform") else None
-        size = size or int(getattr(model.transform, "min_size", (256,))[0])
-        images = [
-            img
-            for img, _ in (
-                SyntheticElongatedDataset(num_images, image_size=size, seed=123)[i] for i in range(num_images)
-            )
-        ]
+        size = int(model.transform.min_size[0])
+        val_set = SyntheticElongatedDataset(num_images, image_size=size, seed=123)
+        images = [val_set[i][0] for i in range(num_images)]
         preds = predict(model, images, score_threshold=0.5)
         tiles = [draw_overlay(img, p, labels=False) for img, p in zip(images, preds, strict=True)]
         tiles = [_to_uint8(img) for img in images] + tiles
