@@ -18,6 +18,7 @@ from .data import (
     train_transforms,
     val_transforms,
 )
+from .engine import FitResult, evaluate, fit, train_one_epoch
 from .export import OnnxPredictor, export_onnx
 from .hub import (
     MaskRCNNWeights,
@@ -81,6 +82,7 @@ __all__ = [
     "BackboneConfig",
     "BackboneWeights",
     "BoxHeadConfig",
+    "FitResult",
     "MaskHeadConfig",
     "MaskRCNNConfig",
     "MaskRCNNWeights",
@@ -94,6 +96,8 @@ __all__ = [
     "RoIPoolConfig",
     "__version__",
     "build_model",
+    "evaluate",
+    "fit",
     "convert_checkpoint",
     "from_pretrained",
     "export_onnx",
@@ -111,6 +115,7 @@ __all__ = [
     "maskrcnn_resnet152_fpn",
     "push_to_hub",
     "register_model",
+    "train_one_epoch",
     "save_pretrained",
     "validate_config",
     "weights_table_markdown",

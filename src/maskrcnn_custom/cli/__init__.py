@@ -17,7 +17,11 @@ from .._version import __version__
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("info", "synth", "anchors", "convert", "predict", "export", "demo")
+COMMANDS: tuple[str, ...] = ("info", "synth", "anchors", "train", "evaluate", "convert", "predict", "export", "demo")
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keep the commands' descriptions as written (examples on their own lines) and show defaults."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
             module.NAME,
             help=module.HELP,
             description=module.__doc__,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=_HelpFormatter,
         )
         module.add_arguments(p)
         p.set_defaults(_run=module.run)

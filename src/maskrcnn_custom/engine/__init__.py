@@ -1,0 +1,38 @@
+"""Training and evaluation: :func:`train_one_epoch`, :func:`evaluate`, :func:`fit`, checkpoints, torchrun."""
+
+from .amp import resolve_amp_dtype
+from .checkpoint import atomic_torch_save, get_rng_state, load_checkpoint, set_rng_state
+from .coco import STAT_NAMES, predictions_to_coco, target_to_coco
+from .distributed import DistributedInfo, init_distributed, is_main_process
+from .elongation import DEFAULT_ELONGATION_EDGES, elongation_metrics, mask_elongation
+from .evaluate import coco_metrics, evaluate
+from .fit import FitResult, collate_batch, fit, seed_everything
+from .metrics_log import MetricsLog
+from .sampling import InfiniteSampler
+from .train import train_one_epoch
+
+__all__ = [
+    "DEFAULT_ELONGATION_EDGES",
+    "STAT_NAMES",
+    "DistributedInfo",
+    "FitResult",
+    "InfiniteSampler",
+    "MetricsLog",
+    "atomic_torch_save",
+    "coco_metrics",
+    "collate_batch",
+    "elongation_metrics",
+    "evaluate",
+    "fit",
+    "get_rng_state",
+    "init_distributed",
+    "is_main_process",
+    "load_checkpoint",
+    "mask_elongation",
+    "predictions_to_coco",
+    "resolve_amp_dtype",
+    "seed_everything",
+    "set_rng_state",
+    "target_to_coco",
+    "train_one_epoch",
+]

@@ -1,0 +1,135 @@
+"""Training checkpoints: atomic writes, random-number-generator states, exact resume.
+
+A checkpoint is a ``torch.save`` dict of tensors and plain Python values only, so it loads with
+``torch.load(weights_only=True)``: no pickled code is ever executed when resuming.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "atomic_torch_save",
+    "get_rng_state",
+    "load_checkpoint",
+    "set_rng_state",
+]
+
+#: Version of the checkpoint layout written by :func:`maskrcnn_custom.fit`.
+CHECKPOINT_FORMAT = 1
+
+
+def get_rng_state() -> dict[str, Any]:
+    """The states of Python's, NumPy's and torch's (CPU and CUDA) global generators, weights-only safe.
+
+    Example:
+        >>> from maskrcnn_custom.engine.checkpoint import get_rng_state, set_rng_state
+        >>> import torch
+        >>> state = get_rng_state(); a = torch.rand(3); set_rng_state(state)
+        >>> bool((torch.rand(3) == a).all())
+        True
+    """
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 (the legacy global generator is what users seed)
+    return {
+        "python": random.getstate(),
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the generators from :func:`get_rng_state`'s output."""
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state(  # noqa: NPY002
+        (
+            n["kind"],
+            n["keys"].numpy().astype(np.uint32),
+            int(n["pos"]),
+            int(n["has_gauss"]),
+            float(n["cached_gaussian"]),
+        )
+    )
+    torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` it onto ``path``.
+
+    A crash mid-write therefore never leaves a truncated checkpoint behind.
+
+    Example:
+        >>> import tempfile, os
+        >>> from maskrcnn_custom.engine.checkpoint import atomic_torch_save
+        >>> p = atomic_torch_save({"epoch": 1}, os.path.join(tempfile.mkdtemp(), "ckpt.pt"))
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return path
+
+
+def _unlink_quietly(path: str) -> None:
+    """Remove ``path`` if it exists (clean-up of a failed atomic write)."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`maskrcnn_custom.fit` (``weights_only=True``).
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If the file is not such a checkpoint.
+
+    Example:
+        >>> from maskrcnn_custom.engine.checkpoint import load_checkpoint
+        >>> ckpt = load_checkpoint("runs/exp/checkpoint_last.pt")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint {str(path)!r} does not exist; pass the path of a checkpoint_*.pt file"
+        )
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"could not read checkpoint {str(path)!r}: {exc}") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or "model" not in ckpt:
+        raise ValueError(
+            f"{str(path)!r} is not a maskrcnn-custom training checkpoint (format {CHECKPOINT_FORMAT}); "
+            "for a plain state dict use model.load_state_dict(torch.load(path, weights_only=True))"
+        )
+    return ckpt

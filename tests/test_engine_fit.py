@@ -1,0 +1,179 @@
+import csv
+import json
+
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from _engine_data import TinyRods, tiny_model
+from maskrcnn_custom import fit, from_pretrained
+from maskrcnn_custom.engine import load_checkpoint
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+class RandomFlip(Dataset):
+    """Horizontal flip drawn from the global torch RNG: resume must restore it to be exact."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        img, t = self.base[i]
+        if torch.rand(1).item() < 0.5:
+            w = img.shape[-1]
+            img = img.flip(-1)
+            t = dict(
+                t,
+                masks=t["masks"].flip(-1),
+                boxes=torch.stack(
+                    [w - t["boxes"][:, 2], t["boxes"][:, 1], w - t["boxes"][:, 0], t["boxes"][:, 3]], 1
+                ),
+            )
+        return img, t
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def _run(out, *, seed_model, epochs=3, crash_after=None, resume=None):
+    torch.manual_seed(seed_model)
+    model = tiny_model()
+
+    def on_epoch_end(record):
+        if crash_after is not None and record["epoch"] == crash_after:
+            raise Crash(f"simulated crash after epoch {crash_after}")
+
+    result = fit(
+        model,
+        RandomFlip(TinyRods(n=5, size=64, seed=1)),
+        TinyRods(n=2, size=64, seed=2),
+        output_dir=out,
+        epochs=epochs,
+        iters_per_epoch=3,
+        batch_size=2,
+        lr=0.005,
+        lr_step_size=1,
+        warmup_iters=2,
+        max_grad_norm=10.0,
+        progress=False,
+        tensorboard=False,
+        seed=11,
+        resume=resume,
+        on_epoch_end=on_epoch_end,
+        config={"dataset": "tiny-rods"},
+    )
+    return model, result
+
+
+def _strip_times(records):
+    return [{k: v for k, v in r.items() if not k.endswith("time_s")} for r in records]
+
+
+def test_resume_after_a_crash_is_bit_identical(tmp_path):
+    ref_model, ref = _run(tmp_path / "ref", seed_model=0)
+    with pytest.raises(Crash):
+        _run(tmp_path / "crashed", seed_model=0, crash_after=1)
+    ckpt = load_checkpoint(tmp_path / "crashed" / "checkpoint_last.pt")
+    assert ckpt["epoch"] == 2 and len(ckpt["history"]) == 2
+    assert (
+        ckpt["config"] == {"dataset": "tiny-rods"} and ckpt["model_config"]["backbone"]["name"] == "resnet18"
+    )
+    assert set(ckpt) >= {"model", "optimizer", "lr_scheduler", "scaler", "rng", "recipe"}
+    # the resumed process builds a different random model: everything must come from the checkpoint
+    model, res = _run(tmp_path / "crashed", seed_model=123, resume=True)
+    ref_state, state = ref_model.state_dict(), model.state_dict()
+    assert ref_state.keys() == state.keys()
+    for k in ref_state:
+        assert torch.equal(ref_state[k], state[k]), k
+    assert _strip_times(res.history) == _strip_times(ref.history)
+    assert [r["epoch"] for r in res.history] == [0, 1, 2]
+    lines = [json.loads(x) for x in (tmp_path / "crashed" / "metrics.jsonl").read_text().splitlines()]
+    ref_lines = [json.loads(x) for x in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()]
+    assert _strip_times(lines) == _strip_times(ref_lines)
+    # learning rate halves every epoch here (lr_step_size=1): 0.005, 0.0025, 0.00125
+    assert [r["lr"] for r in res.history] == pytest.approx([0.005, 0.0025, 0.00125])
+    # the final folder is the best epoch's model
+    assert (tmp_path / "crashed" / "pretrained" / "model.safetensors").is_file()
+    assert res.best_epoch == max(range(3), key=lambda e: (res.history[e]["segm"]["AP"], -e))
+
+
+def test_outputs_logs_and_checkpoints(tmp_path):
+    _, res = _run(tmp_path, seed_model=0, epochs=2)
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    for col in (
+        "train/loss",
+        "train/loss_mask",
+        "lr",
+        "segm/AP",
+        "bbox/AP50",
+        "segm/ARl",
+        "segm_elongation/>=8/AP",
+    ):
+        assert col in rows[0], col
+    assert float(rows[1]["train/loss"]) == pytest.approx(res.history[1]["train"]["loss"])
+    assert res.last_checkpoint.is_file() and res.best_checkpoint.is_file()
+    best = load_checkpoint(res.best_checkpoint)
+    assert best["epoch"] == res.best_epoch + 1
+    run_config = json.loads((tmp_path / "run_config.json").read_text())
+    assert run_config["recipe"]["lr_step_size"] == 1 and run_config["recipe"]["momentum"] == 0.9
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave nothing behind
+    assert json.loads((tmp_path / "pretrained" / "config.json").read_text())["num_classes"] == 2
+    # the pretrained folder holds the best epoch's weights and loads with from_pretrained
+    loaded = from_pretrained(tmp_path / "pretrained").state_dict()
+    for k, v in best["model"].items():
+        assert torch.equal(loaded[k], v), k
+
+
+def test_overfitting_two_images_reaches_a_high_segm_ap(tmp_path):
+    torch.manual_seed(0)
+    data = TinyRods(n=2, size=64, seed=0)
+    res = fit(
+        tiny_model(),
+        data,
+        data,
+        output_dir=tmp_path,
+        epochs=4,
+        iters_per_epoch=30,
+        batch_size=2,
+        lr=0.01,
+        lr_step_size=100,
+        warmup_iters=10,
+        max_grad_norm=10.0,
+        eval_every=4,
+        progress=False,
+        tensorboard=False,
+        save_pretrained=False,
+    )
+    assert [("segm" in r) for r in res.history] == [False, False, False, True]
+    assert res.history[-1]["train"]["loss"] < 0.5 * res.history[0]["train"]["loss"]
+    assert res.history[-1]["segm"]["AP"] > 0.5, res.history[-1]["segm"]
+    assert res.history[-1]["bbox"]["AP50"] > 0.8
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"epochs": 0}, ValueError, "epochs"),
+        ({"lr": -1.0}, ValueError, "lr"),
+        ({"lr_step_size": 0}, ValueError, "lr_step_size"),
+        ({"batch_size": 1.5}, ValueError, "batch_size"),
+        ({"amp": "int8"}, ValueError, "amp"),
+        ({"resume": "nowhere/checkpoint_last.pt"}, FileNotFoundError, "resume"),
+    ],
+)
+def test_bad_arguments_fail_before_training(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fit(tiny_model(), TinyRods(n=2), output_dir=tmp_path / "run", progress=False, **kwargs)
+    assert not (tmp_path / "run").exists()
