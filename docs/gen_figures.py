@@ -91,6 +91,7 @@ def save_png(image: Image.Image | torch.Tensor, path: Path, *, colors: int = 96)
     os.close(fd)
     try:
         small.save(tmp, format="PNG", optimize=True)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -245,9 +246,8 @@ def overlay_figure(
 
     Uses the ``save_pretrained`` folder ``model_dir``, or trains one with :func:`maskrcnn_custom.demo.run_demo`.
     """
-    from maskrcnn_custom.inference import draw_overlay
-
     from maskrcnn_custom import from_pretrained, predict
+    from maskrcnn_custom.inference import draw_overlay
 
     with tempfile.TemporaryDirectory() as tmp:
         if model_dir is None:

@@ -37,7 +37,9 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=300, help="iterations per epoch")
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--lr", type=float, default=0.003)
-    parser.add_argument("--fast", action="store_true", help="tiny synthetic COCO folder, ResNet-18, 4 iterations")
+    parser.add_argument(
+        "--fast", action="store_true", help="tiny synthetic COCO folder, ResNet-18, 4 iterations"
+    )
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="finetune-coco-"))
 
@@ -58,10 +60,16 @@ def main() -> None:
     if args.weights:
         model = from_pretrained(args.weights, num_classes=train_set.num_classes)
     elif args.fast:
-        model = maskrcnn_resnet18_fpn(weights_backbone=None, num_classes=train_set.num_classes,
-                                      class_names=class_names, min_size=64, max_size=64,
-                                      anchor_sizes=((8,), (16,), (16,), (19,), (25,)), box_detections_per_img=20,
-                                      box_batch_size_per_image=16)
+        model = maskrcnn_resnet18_fpn(
+            weights_backbone=None,
+            num_classes=train_set.num_classes,
+            class_names=class_names,
+            min_size=64,
+            max_size=64,
+            anchor_sizes=((8,), (16,), (16,), (19,), (25,)),
+            box_detections_per_img=20,
+            box_batch_size_per_image=16,
+        )
     else:
         model = maskrcnn_resnet101_fpn(num_classes=train_set.num_classes, class_names=class_names)
     result = fit(

@@ -30,7 +30,9 @@ from maskrcnn_custom.anchors import boxes_from_dataset
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--coco", type=Path, help="COCO folder (DIR/images + DIR/annotations.json)")
-    parser.add_argument("--synthetic", type=int, default=2500, help="synthetic images when --coco is not given")
+    parser.add_argument(
+        "--synthetic", type=int, default=2500, help="synthetic images when --coco is not given"
+    )
     parser.add_argument("--ratios", type=int, default=5, help="aspect ratios per location")
     parser.add_argument("--out", type=Path, help="output folder (default: a temporary folder)")
     parser.add_argument("--fast", action="store_true", help="40 synthetic images (seconds)")

@@ -26,7 +26,9 @@ from maskrcnn_custom.inference import save_overlay
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="save_pretrained folder or Hub repo id (default: build a fresh model)")
+    parser.add_argument(
+        "--model", help="save_pretrained folder or Hub repo id (default: build a fresh model)"
+    )
     parser.add_argument("--out", type=Path, help="output folder (default: a temporary folder)")
     parser.add_argument("--images", type=int, default=3, help="number of synthetic images to segment")
     parser.add_argument("--score-threshold", type=float, default=0.5)
@@ -42,9 +44,13 @@ def main() -> None:
     else:
         model = maskrcnn_resnet101_fpn(weights_backbone=None)  # the seed network, offline
     size = int(model.transform.min_size[0])
-    print(f"model: {model.config.backbone.name}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters")
+    print(
+        f"model: {model.config.backbone.name}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters"
+    )
 
-    images = [SyntheticElongatedDataset(args.images, image_size=size, seed=7)[i][0] for i in range(args.images)]
+    images = [
+        SyntheticElongatedDataset(args.images, image_size=size, seed=7)[i][0] for i in range(args.images)
+    ]
     predictions = predict(model, images, score_threshold=args.score_threshold)
     for i, (image, p) in enumerate(zip(images, predictions, strict=True)):
         path = save_overlay(image, p, out / f"overlay_{i}.png")

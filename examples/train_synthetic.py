@@ -21,7 +21,9 @@ from maskrcnn_custom import SyntheticElongatedDataset, fit, get_model
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="run folder (default: a temporary folder)")
-    parser.add_argument("--backbone", default="resnet101", choices=["resnet18", "resnet34", "resnet50", "resnet101"])
+    parser.add_argument(
+        "--backbone", default="resnet101", choices=["resnet18", "resnet34", "resnet50", "resnet101"]
+    )
     parser.add_argument("--no-pretrained", action="store_true", help="random backbone weights (offline)")
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--train-images", type=int, default=2500)

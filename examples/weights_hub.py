@@ -28,7 +28,9 @@ from maskrcnn_custom import (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="folder to save to (default: a temporary folder)")
-    parser.add_argument("--push", metavar="REPO", help="also push to this Hub repository, e.g. you/rods-maskrcnn")
+    parser.add_argument(
+        "--push", metavar="REPO", help="also push to this Hub repository, e.g. you/rods-maskrcnn"
+    )
     parser.add_argument("--private", action="store_true", help="create the Hub repository as private")
     parser.add_argument("--fast", action="store_true", help="ResNet-18 (seconds)")
     args = parser.parse_args()
@@ -40,8 +42,13 @@ def main() -> None:
     print(f"saved: {folder} ({', '.join(sorted(p.name for p in folder.iterdir()))})")
 
     loaded = from_pretrained(folder)
-    same = all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
-    print(f"loaded: {loaded.config.backbone.name}, classes {loaded.config.class_names}, identical weights: {same}")
+    same = all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), loaded.state_dict().values(), strict=True)
+    )
+    print(
+        f"loaded: {loaded.config.backbone.name}, classes {loaded.config.class_names}, identical weights: {same}"
+    )
     if not same:
         raise SystemExit("the loaded weights differ from the saved ones")
 

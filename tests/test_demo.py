@@ -83,4 +83,7 @@ def test_demo_settings_are_checked(overrides, match):
 def test_fast_settings_are_smaller_than_the_defaults():
     fast, full = demo_settings(fast=True), DemoSettings()
     assert fast.image_size < full.image_size
-    assert fast.epochs * fast.iters_per_epoch * fast.batch_size < full.epochs * full.iters_per_epoch * full.batch_size
+    assert (
+        fast.epochs * fast.iters_per_epoch * fast.batch_size
+        < full.epochs * full.iters_per_epoch * full.batch_size
+    )

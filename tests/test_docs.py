@@ -27,11 +27,24 @@ def test_quickstart_python_blocks_run_in_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for i, block in enumerate(blocks):
-        exec(compile(block, f"quickstart.md block {i}", "exec"), namespace)  # noqa: S102
+        exec(compile(block, f"quickstart.md block {i}", "exec"), namespace)
     assert (tmp_path / "overlay.png").is_file()
     assert (tmp_path / "my-model" / "model.safetensors").is_file()
     assert (tmp_path / "runs" / "quick" / "pretrained" / "config.json").is_file()
     assert namespace["same"].config == namespace["model"].config
+
+
+def test_readme_quickstart_runs_with_a_shorter_schedule(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"## Quickstart\n\n```python\n(.*?)```", readme, flags=re.S)
+    assert len(block.strip().splitlines()) <= 12
+    short = block.replace("epochs=2, iters_per_epoch=50", "epochs=1, iters_per_epoch=2")
+    short = short.replace("SyntheticElongatedDataset(20,", "SyntheticElongatedDataset(2,")
+    assert short.count("iters_per_epoch=2") == 1 and "(2, image_size" in short
+    monkeypatch.chdir(tmp_path)
+    exec(compile(short, "README.md quickstart", "exec"), {})
+    assert (tmp_path / "overlay.png").is_file()
+    assert (tmp_path / "runs" / "demo" / "pretrained" / "model.safetensors").is_file()
 
 
 def test_gen_figures_fast_writes_small_pngs(tmp_path):
@@ -76,7 +89,12 @@ def test_committed_pictures_exist_and_are_small():
     referenced = set()
     for md in DOCS.glob("*.md"):
         referenced |= set(re.findall(r"\]\(images/([^)]+)\)", md.read_text(encoding="utf-8")))
-    assert {"anchors_seed.png", "anchors_fitted.png", "data_samples.png", "predicted_overlay.png"} <= referenced
+    assert {
+        "anchors_seed.png",
+        "anchors_fitted.png",
+        "data_samples.png",
+        "predicted_overlay.png",
+    } <= referenced
     for name in referenced:
         assert (images / name).is_file(), name
         assert (images / name).stat().st_size < 150_000, name

@@ -37,8 +37,15 @@ def number(pattern: str, text: str) -> float:
 
 
 def test_every_example_is_tested():
-    tested = {"quickstart.py", "train_synthetic.py", "finetune_coco.py", "fit_anchors.py", "weights_hub.py",
-              "export_onnx.py", "distributed_train.sh"}
+    tested = {
+        "quickstart.py",
+        "train_synthetic.py",
+        "finetune_coco.py",
+        "fit_anchors.py",
+        "weights_hub.py",
+        "export_onnx.py",
+        "distributed_train.sh",
+    }
     present = {p.name for p in EXAMPLES.iterdir() if p.suffix in (".py", ".sh")}
     assert present == tested
 
@@ -60,7 +67,9 @@ def _check_training_output(out: str) -> None:
 
 
 def test_train_synthetic(tmp_path):
-    out = run_example(python_example("train_synthetic.py", "--fast", "--out", str(tmp_path / "run")), tmp_path)
+    out = run_example(
+        python_example("train_synthetic.py", "--fast", "--out", str(tmp_path / "run")), tmp_path
+    )
     _check_training_output(out)
     assert (tmp_path / "run" / "checkpoint_last.pt").is_file()
 
@@ -83,7 +92,11 @@ def test_fit_anchors_beats_the_seed_anchors_on_the_boxes_it_fits(tmp_path):
 
 def test_weights_hub_round_trip_without_pushing(tmp_path):
     out = run_example(python_example("weights_hub.py", "--fast", "--out", "m"), tmp_path)
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "README.md",
+        "config.json",
+        "model.safetensors",
+    ]
     assert "identical weights: True" in out
     assert "pushed" not in out
 
