@@ -28,12 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="resnet18 (fast) or resnet101 (the seed network, several times slower)",
     )
     parser.add_argument("--fast", action="store_true", help="tiny sizes, seconds: checks the pipeline only")
-    parser.add_argument("--epochs", type=int, help="training epochs (default: 4, or 1 with --fast)")
-    parser.add_argument("--iters", type=int, help="iterations per epoch (default: 40, or 3 with --fast)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: 3, or 1 with --fast)")
+    parser.add_argument("--iters", type=int, help="iterations per epoch (default: 80, or 3 with --fast)")
     parser.add_argument(
         "--image-size", type=int, help="image side in pixels, a multiple of 32 (default: 128)"
     )
-    parser.add_argument("--batch-size", type=int, help="images per iteration (default: 4)")
+    parser.add_argument("--batch-size", type=int, help="images per iteration (default: 2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of training")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
