@@ -111,7 +111,7 @@ def demo_settings(*, fast: bool = False, **overrides: Any) -> DemoSettings:
     Raises:
         ValueError: For an unknown field or an invalid value.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.demo import demo_settings
         >>> demo_settings(fast=True).image_size
         64
@@ -293,7 +293,7 @@ def run_demo(
         ImportError: If pycocotools is missing (``pip install "maskrcnn-custom[coco]"``).
         RuntimeError: If the reloaded model does not reproduce the trained model's predictions.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.demo import run_demo
         >>> report = run_demo("demo/", fast=True, progress=False)  # doctest: +SKIP
         >>> report.metrics["segm"]["AP"], report.overlay_paths[0].name  # doctest: +SKIP
