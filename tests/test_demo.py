@@ -87,3 +87,20 @@ def test_fast_settings_are_smaller_than_the_defaults():
         fast.epochs * fast.iters_per_epoch * fast.batch_size
         < full.epochs * full.iters_per_epoch * full.batch_size
     )
+
+
+def test_cli_flags_override_only_what_is_given(monkeypatch, tmp_path):
+    import maskrcnn_custom.demo as demo_module
+
+    seen = {}
+
+    def fake_run_demo(out, **kwargs):
+        seen.update(kwargs, out=out)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(demo_module, "run_demo", fake_run_demo)
+    assert main(["demo", "--out", str(tmp_path), "--fast", "--iters", "7"]) == 2
+    assert seen["settings"] == demo_settings(fast=True, iters_per_epoch=7)
+    assert seen["device"] is None and seen["backbone"] == "resnet18" and seen["progress"] is True
+    assert main(["demo", "--out", str(tmp_path), "--backbone", "resnet101", "--epochs", "2"]) == 2
+    assert seen["settings"] == demo_settings(epochs=2) and seen["backbone"] == "resnet101"

@@ -20,7 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this command's arguments."""
     from ..demo import DEMO_BACKBONES
 
-    parser.add_argument("--out", required=True, help="output folder (must be empty unless --overwrite)")
+    unset = argparse.SUPPRESS  # "not given": the settings decide (and --help shows no "default: None")
+    parser.add_argument(
+        "--out", required=True, default=unset, help="output folder (must be empty unless --overwrite)"
+    )
     parser.add_argument(
         "--backbone",
         choices=DEMO_BACKBONES,
@@ -28,14 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="resnet18 (fast) or resnet101 (the seed network, several times slower)",
     )
     parser.add_argument("--fast", action="store_true", help="tiny sizes, seconds: checks the pipeline only")
-    parser.add_argument("--epochs", type=int, help="training epochs (default: 3, or 1 with --fast)")
-    parser.add_argument("--iters", type=int, help="iterations per epoch (default: 80, or 3 with --fast)")
+    parser.add_argument("--epochs", type=int, default=unset, help="training epochs [3; 1 with --fast]")
+    parser.add_argument("--iters", type=int, default=unset, help="iterations per epoch [80; 3 with --fast]")
     parser.add_argument(
-        "--image-size", type=int, help="image side in pixels, a multiple of 32 (default: 128)"
+        "--image-size",
+        type=int,
+        default=unset,
+        help="image side in pixels, a multiple of 32 [128; 64 with --fast]",
     )
-    parser.add_argument("--batch-size", type=int, help="images per iteration (default: 2)")
+    parser.add_argument("--batch-size", type=int, default=unset, help="images per iteration [2]")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of training")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--device", default=unset, help="cpu or cuda [cuda when available, else cpu]")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")
 
@@ -47,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
     overrides = {
         key: value
         for key, value in (
-            ("epochs", args.epochs),
-            ("iters_per_epoch", args.iters),
-            ("image_size", args.image_size),
-            ("batch_size", args.batch_size),
+            ("epochs", getattr(args, "epochs", None)),
+            ("iters_per_epoch", getattr(args, "iters", None)),
+            ("image_size", getattr(args, "image_size", None)),
+            ("batch_size", getattr(args, "batch_size", None)),
         )
         if value is not None
     }
@@ -59,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         backbone=args.backbone,
         settings=demo_settings(fast=args.fast, **overrides),
         seed=args.seed,
-        device=args.device,
+        device=getattr(args, "device", None),
         progress=not args.no_progress,
         overwrite=args.overwrite,
     )
