@@ -30,7 +30,7 @@ CHECKPOINT_FORMAT = 1
 def get_rng_state() -> dict[str, Any]:
     """The states of Python's, NumPy's and torch's (CPU and CUDA) global generators, weights-only safe.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.checkpoint import get_rng_state, set_rng_state
         >>> import torch
         >>> state = get_rng_state(); a = torch.rand(3); set_rng_state(state)
@@ -77,7 +77,7 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
 
     A crash mid-write therefore never leaves a truncated checkpoint behind.
 
-    Example:
+    Examples:
         >>> import tempfile, os
         >>> from maskrcnn_custom.engine.checkpoint import atomic_torch_save
         >>> p = atomic_torch_save({"epoch": 1}, os.path.join(tempfile.mkdtemp(), "ckpt.pt"))
@@ -114,7 +114,7 @@ def load_checkpoint(
         FileNotFoundError: If ``path`` does not exist.
         ValueError: If the file is not such a checkpoint.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.checkpoint import load_checkpoint
         >>> ckpt = load_checkpoint("runs/exp/checkpoint_last.pt")  # doctest: +SKIP
     """

@@ -57,7 +57,7 @@ def collate_batch(batch: Sequence[tuple[Any, Any]]) -> tuple[tuple[Any, ...], ..
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global generators.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.fit import seed_everything
         >>> seed_everything(0)
     """
@@ -230,7 +230,7 @@ def fit(
         FileNotFoundError: If ``resume`` names a missing checkpoint.
         FloatingPointError: If a loss becomes NaN/inf (the message names it).
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import fit, maskrcnn_resnet101_fpn
         >>> model = maskrcnn_resnet101_fpn(num_classes=2)  # doctest: +SKIP
         >>> result = fit(model, train_set, val_set, output_dir="runs/rods")  # doctest: +SKIP
