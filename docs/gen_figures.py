@@ -257,7 +257,13 @@ def overlay_figure(
             model_dir = report.pretrained_dir
         model = from_pretrained(model_dir)
         size = int(model.transform.min_size[0])
-        val_set = SyntheticElongatedDataset(num_images, image_size=size, seed=123)
+        # The demo's data: its objects are a little thicker than the generator's defaults.
+        from maskrcnn_custom import SyntheticConfig
+        from maskrcnn_custom.demo import DemoSettings
+
+        demo = DemoSettings()
+        config = SyntheticConfig(num_objects=demo.num_objects, width_range=demo.width_range)
+        val_set = SyntheticElongatedDataset(num_images, image_size=size, seed=123, config=config)
         images = [val_set[i][0] for i in range(num_images)]
         preds = predict(model, images, score_threshold=0.5)
         tiles = [draw_overlay(img, p, labels=False) for img, p in zip(images, preds, strict=True)]
