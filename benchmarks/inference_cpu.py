@@ -1,12 +1,21 @@
 """CPU inference benchmark: plain torchvision (the seed's model) vs maskrcnn_custom.predict vs ONNX Runtime.
 
-All paths run the same weights on the same 256x256 images in one process, and the JSON printed at the end
-holds latency, throughput, output parity against the baseline and the fraction of the machine's measured
-peak fp32 matmul FLOP/s each path reaches. The weights come from a short training run on synthetic rods
-(cached in --weights-cache) so that the model produces typical detection counts.
+All paths run the same weights on the same 256x256 ``SyntheticElongatedDataset`` images (2-8 elongated
+objects each) in one process. Repeats are interleaved (every path runs once per round, the baseline first),
+and each speedup is the median over rounds of baseline time / path time *within the same round*, so load
+from other processes on a shared machine hits both sides of every ratio alike. The JSON printed at the end
+holds latency, throughput, output parity against the baseline (with the detection counts of both sides),
+FLOPs per image and the fraction of the machine's measured peak fp32 matmul FLOP/s each path reaches.
 
-    python benchmarks/inference_cpu.py                 # full: the seed's resnet101
-    python benchmarks/inference_cpu.py --quick         # smoke run (resnet18, tiny training), < 2 minutes
+Weights (full run): see ``typical_weights.py``: the seed's ResNet-101 network with a random, BatchNorm-
+calibrated backbone and RPN / RoI heads trained on synthetic images, aimed at typical counts (a few to ~10
+detections above 0.5 per image; docs/benchmarks.md says how far the cached run got). Cached in
+``benchmarks/.cache/`` (git-ignored) after the
+first run. ``--quick``: resnet18 at 128 px, no training: the class-score layer gets spread-out random
+weights so that detections exist above both thresholds (a smoke run, not a measurement).
+
+    PYTHONPATH=src python benchmarks/inference_cpu.py            # full: the seed's resnet101
+    PYTHONPATH=src python benchmarks/inference_cpu.py --quick    # smoke run for CI
 """
 
 from __future__ import annotations
@@ -15,36 +24,31 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from seed_baseline import seed_maskrcnn_resnet101_fpn
-from synthetic_rods import rods_sample
+from typical_weights import CACHE_DIR, benchmark_dataset, benchmark_images, typical_state_dict
 
 from maskrcnn_custom import build_model, make_config, predict
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--quick", action="store_true", help="smoke run: resnet18, 1 training step, 1 image, fewer variants"
-    )
+    p.add_argument("--quick", action="store_true", help="smoke run: resnet18 at 128 px, untrained, 2 images")
     p.add_argument(
         "--arch", default=None, help="backbone (default resnet101, the seed's; resnet18 with --quick)"
     )
-    p.add_argument(
-        "--train-steps", type=int, default=None, help="training steps for the weights (default 60)"
-    )
-    p.add_argument("--images", type=int, default=None, help="benchmark images (default 6)")
-    p.add_argument("--batch-size", type=int, default=4, help="batch size of the batched runs")
-    p.add_argument("--repeats", type=int, default=None, help="timed passes over the images (default 2)")
+    p.add_argument("--images", type=int, default=None, help="benchmark images (default 4; 2 with --quick)")
+    p.add_argument("--batch-size", type=int, default=2, help="batch size of the batched runs")
+    p.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 3; 1 with --quick)")
     p.add_argument(
         "--threads", type=int, default=None, help="torch / ONNX Runtime threads (default: all cores)"
     )
@@ -52,53 +56,42 @@ def parse_args(argv=None):
     p.add_argument(
         "--num-proposals", type=int, default=300, help="RPN proposals of the 'fewer proposals' variant"
     )
-    p.add_argument("--weights-cache", type=Path, default=None, help="where trained weights are cached")
+    p.add_argument("--train-steps", type=int, default=300, help="head training steps of the typical weights")
+    p.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="where the trained weights are cached")
     p.add_argument("--no-onnx", action="store_true", help="skip ONNX Runtime")
+    p.add_argument(
+        "--channels-last", action="store_true", help="also time predict with a channels_last model"
+    )
     args = p.parse_args(argv)
     q = args.quick
     args.arch = args.arch or ("resnet18" if q else "resnet101")
-    args.train_steps = args.train_steps if args.train_steps is not None else (1 if q else 60)
-    args.images = args.images or (1 if q else 6)
-    args.repeats = args.repeats or (1 if q else 2)
+    args.images = args.images or (2 if q else 4)
+    args.repeats = args.repeats or (1 if q else 3)
     args.threads = args.threads or os.cpu_count() or 1
-    if args.weights_cache is None:
-        args.weights_cache = (
-            Path(tempfile.gettempdir()) / f"maskrcnn_custom_bench_{args.arch}_{args.train_steps}.pt"
-        )
+    args.image_size = 128 if q else 256
+    args.max_detections = 20 if q else 100  # torchvision's default in the full run
     return args
 
 
-def train_weights(arch: str, steps: int, cache: Path) -> dict:
-    """Train the library's model (trainable BatchNorm) briefly on synthetic rods; return a seed-shaped state dict."""
-    if cache.is_file():
-        return torch.load(cache, map_location="cpu", weights_only=True)
+def quick_state_dict(arch: str, image_size: int) -> tuple[dict, dict]:
+    """Untrained weights whose class scores spread over (0, 1): detections above 0.05 and above 0.5 exist."""
     torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    # Fewer sampled RoIs than the seed (64 vs 512) only to make training affordable on a CPU.
-    model = build_model(make_config(backbone=arch, backbone_norm="bn", box_batch_size_per_image=64))
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4)
-    for step in range(steps):
-        for g in opt.param_groups:
-            g["lr"] = 0.01 * min(1.0, (step + 1) / 20)
-        batch = [rods_sample(rng) for _ in range(2)]
-        losses = model([b[0] for b in batch], [b[1] for b in batch])
-        loss = sum(losses.values())
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 10.0)
-        opt.step()
-        if step % 10 == 0 or step == steps - 1:
-            print(f"train step {step}: loss {float(loss.detach()):.3f}", file=sys.stderr)
-    # BatchNorm in eval == FrozenBatchNorm2d with the same statistics: drop the counters the seed lacks.
-    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, cache)
-    return state
+    config = make_config(backbone=arch, backbone_norm="frozen_bn", min_size=image_size, max_size=image_size)
+    model = build_model(config)
+    cls = model.roi_heads.box_predictor.cls_score
+    with torch.no_grad():
+        cls.weight.normal_(0.0, 0.1, generator=torch.Generator().manual_seed(1))
+        cls.bias.copy_(torch.tensor([0.0, 0.5]))
+    return model.state_dict(), {
+        "method": "untrained resnet18 with a spread-out class-score layer (smoke run)"
+    }
 
 
-def peak_matmul_flops(threads: int, n: int = 2048, repeats: int = 5) -> float:
+def _log(msg: str) -> None:
+    print(f"inference_cpu: {msg}", file=sys.stderr, flush=True)
+
+
+def peak_matmul_flops(n: int = 2048, repeats: int = 5) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
     best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
@@ -119,24 +112,6 @@ def model_flops(fn) -> float:
     return float(counter.get_total_flops())
 
 
-def time_path(fn, images, batch_size: int, repeats: int) -> dict:
-    """Run fn(list_of_images) over all images in batches; report per-image latency and throughput."""
-    fn(images[:batch_size])  # warm-up
-    totals = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for i in range(0, len(images), batch_size):
-            fn(images[i : i + batch_size])
-        totals.append(time.perf_counter() - t)
-    best = min(totals)
-    return {
-        "batch_size": batch_size,
-        "latency_ms_per_image": 1000 * best / len(images),
-        "throughput_img_per_s": len(images) / best,
-        "runs_s": totals,
-    }
-
-
 def as_tuples(preds):
     """(boxes, scores, labels, bool masks) per image, from torchvision dicts or Prediction objects."""
     out = []
@@ -150,7 +125,7 @@ def as_tuples(preds):
 
 def parity(reference, candidate) -> dict:
     """Compare per-image detections (same order: both sorted by score)."""
-    counts_equal, box_diff, score_diff, mask_diff = True, 0.0, 0.0, 0.0
+    counts_equal, box_diff, score_diff, pix_diff, min_iou = True, 0.0, 0.0, 0.0, 1.0
     for (rb, rs, rl, rm), (cb, cs, cl, cm) in zip(reference, candidate, strict=True):
         if len(rs) != len(cs) or not torch.equal(rl, cl):
             counts_equal = False
@@ -158,13 +133,19 @@ def parity(reference, candidate) -> dict:
         if len(rs):
             box_diff = max(box_diff, float((rb - cb).abs().max()))
             score_diff = max(score_diff, float((rs - cs).abs().max()))
-            mask_diff = max(mask_diff, float((rm != cm).float().mean((1, 2)).max()))
-    equal = counts_equal and box_diff < 0.01 and score_diff < 1e-4 and mask_diff < 1e-3
+            pix_diff = max(pix_diff, float((rm != cm).float().mean((1, 2)).max()))
+            inter = (rm & cm).flatten(1).sum(1).float()
+            union = (rm | cm).flatten(1).sum(1).float()
+            iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+            min_iou = min(min_iou, float(iou.min()))
+    equal = counts_equal and box_diff < 0.01 and score_diff < 1e-4 and pix_diff < 1e-3
     return {
         "same_detections": counts_equal,
+        "detections_per_image": [len(c[1]) for c in candidate],
         "max_box_diff_px": box_diff,
         "max_score_diff": score_diff,
-        "max_mask_pixel_disagreement": mask_diff,
+        "max_mask_pixel_disagreement": pix_diff,
+        "min_mask_iou": min_iou,
         "equal_outputs": equal,
     }
 
@@ -172,89 +153,131 @@ def parity(reference, candidate) -> dict:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    load_start = list(os.getloadavg())
     t0 = time.perf_counter()
-    state = train_weights(args.arch, args.train_steps, args.weights_cache)
-    train_s = time.perf_counter() - t0
+    if args.quick:
+        state, weights_info = quick_state_dict(args.arch, args.image_size)
+    else:
+        state, weights_info = typical_state_dict(
+            arch=args.arch, steps=args.train_steps, cache_dir=args.cache_dir
+        )
+    weights_s = time.perf_counter() - t0
+    _log(f"weights ready in {weights_s:.0f} s")
 
-    baseline = seed_maskrcnn_resnet101_fpn(num_classes=2, backbone_name=args.arch).eval()
+    size = args.image_size
+    baseline = seed_maskrcnn_resnet101_fpn(
+        num_classes=2, backbone_name=args.arch, image_size=size, box_detections_per_img=args.max_detections
+    ).eval()
     baseline.load_state_dict(state, strict=True)
-    library = build_model(make_config(backbone=args.arch, backbone_norm="frozen_bn")).eval()
-    library.load_state_dict(state, strict=True)
 
-    rng = np.random.default_rng(1234)
-    images = [rods_sample(rng)[0] for _ in range(args.images)]
+    def library_model():
+        config = make_config(
+            backbone=args.arch,
+            backbone_norm="frozen_bn",
+            min_size=size,
+            max_size=size,
+            box_detections_per_img=args.max_detections,
+        )
+        m = build_model(config)
+        m.load_state_dict(state, strict=True)
+        return m.eval()
+
+    library = library_model()
+    images = benchmark_images(args.images, size=size)
+    targets = [benchmark_dataset(args.images, size=size).generate(i)[1] for i in range(args.images)]
     thr = args.score_threshold
+
+    def run_baseline(batch):
+        with torch.no_grad():
+            return baseline(batch)
 
     with torch.no_grad():
         base_out = [baseline([im])[0] for im in images]
     base_kept = [{k: v[o["scores"] > thr] for k, v in o.items()} for o in base_out]
     reference = as_tuples(base_kept)
 
-    def run_baseline(batch):
-        with torch.no_grad():
-            return baseline(batch)
-
-    library_cl = build_model(make_config(backbone=args.arch, backbone_norm="frozen_bn")).eval()
-    library_cl.load_state_dict(state, strict=True)
-    library_cl = library_cl.to(memory_format=torch.channels_last)
-
     paths = {
         "torchvision_seed": run_baseline,
         "predict": lambda b: predict(library, b, score_threshold=thr, batch_size=len(b)),
-        f"predict_{args.num_proposals}_proposals": (
-            lambda b: predict(
-                library, b, score_threshold=thr, batch_size=len(b), num_proposals=args.num_proposals
-            )
+        f"predict_{args.num_proposals}_proposals": lambda b: predict(
+            library, b, score_threshold=thr, batch_size=len(b), num_proposals=args.num_proposals
         ),
     }
-    if not args.quick:
+    if args.channels_last:
+        library_cl = library_model().to(memory_format=torch.channels_last)
         paths["predict_channels_last"] = lambda b: predict(
             library_cl, b, score_threshold=thr, batch_size=len(b)
         )
-    batch_size = min(args.batch_size, len(images))
+    batched_paths = set(paths)  # ONNX Runtime graphs take one image
 
     results: dict = {}
-    peak = peak_matmul_flops(args.threads)
     for name, fn in paths.items():
-        entry: dict = {}
-        outputs = fn(images) if name != "torchvision_seed" else base_kept
-        entry["parity_vs_baseline"] = parity(reference, as_tuples(outputs))
-        entry["batch_1"] = time_path(fn, images, 1, args.repeats)
-        if batch_size > 1:
-            entry["batched"] = time_path(fn, images, batch_size, args.repeats)
-        if name == "torchvision_seed":
-            with torch.no_grad():
-                entry["flops_per_image"] = model_flops(lambda: baseline([images[0]]))
-        else:
-            entry["flops_per_image"] = model_flops(lambda fn=fn: fn([images[0]]))
-        results[name] = entry
+        outputs = base_kept if name == "torchvision_seed" else fn(images)
+        results[name] = {"parity_vs_baseline": parity(reference, as_tuples(outputs))}
+        with torch.no_grad():
+            results[name]["flops_per_image"] = model_flops(lambda fn=fn: fn([images[0]]))
 
+    tmp = tempfile.TemporaryDirectory()
     if not args.no_onnx:
         from maskrcnn_custom import OnnxPredictor, export_onnx
 
-        with tempfile.TemporaryDirectory() as tmp:
-            variants = [("onnxruntime", {})]
-            if not args.quick:
-                variants.append(
-                    (f"onnxruntime_{args.num_proposals}_proposals", {"num_proposals": args.num_proposals})
-                )
-            for label, kwargs in variants:
-                path = export_onnx(library, Path(tmp) / f"{label}.onnx", **kwargs)
-                ort = OnnxPredictor(path, num_threads=args.threads)
-                fn = lambda b, ort=ort: ort.predict(b, score_threshold=thr)  # noqa: E731
-                entry = {"parity_vs_baseline": parity(reference, as_tuples(fn(images)))}
-                entry["batch_1"] = time_path(fn, images, 1, args.repeats)
-                key = "predict" if not kwargs else f"predict_{args.num_proposals}_proposals"
-                entry["flops_per_image"] = results[key]["flops_per_image"]  # the same graph
-                results[label] = entry
+        variants = [("onnxruntime", {}, "predict")]
+        if not args.quick:
+            key = f"predict_{args.num_proposals}_proposals"
+            variants.append(
+                (f"onnxruntime_{args.num_proposals}_proposals", {"num_proposals": args.num_proposals}, key)
+            )
+        for label, kwargs, same_graph in variants:
+            t = time.perf_counter()
+            path = export_onnx(library, Path(tmp.name) / f"{label}.onnx", image_size=size, **kwargs)
+            ort = OnnxPredictor(path, num_threads=args.threads)
+            fn = lambda b, ort=ort: ort.predict(b, score_threshold=thr)  # noqa: E731
+            paths[label] = fn
+            results[label] = {
+                "parity_vs_baseline": parity(reference, as_tuples(fn(images))),
+                "flops_per_image": results[same_graph]["flops_per_image"],  # the same graph
+                "export_s": time.perf_counter() - t,
+            }
 
-    base_lat = results["torchvision_seed"]["batch_1"]["latency_ms_per_image"]
-    for entry in results.values():
-        for mode in ("batch_1", "batched"):
-            if mode in entry:
-                m = entry[mode]
-                m["speedup_vs_baseline_batch_1"] = base_lat / m["latency_ms_per_image"]
-                m["fraction_of_peak_matmul"] = entry["flops_per_image"] * m["throughput_img_per_s"] / peak
+    _log("parity and FLOPs done; timing")
+    # Warm-up, then interleaved rounds: batch 1 over all images for every path, then batched.
+    for fn in paths.values():
+        fn(images[:1])
+    batch_size = min(args.batch_size, len(images))
+    modes = {"batch_1": 1, "batched": batch_size} if batch_size > 1 else {"batch_1": 1}
+    runs: dict = {name: {mode: [] for mode in modes} for name in paths}
+    for _ in range(args.repeats):
+        for mode, bs in modes.items():
+            for name, fn in paths.items():
+                if mode == "batched" and name not in batched_paths:
+                    continue
+                t = time.perf_counter()
+                for i in range(0, len(images), bs):
+                    fn(images[i : i + bs])
+                runs[name][mode].append(time.perf_counter() - t)
+                _log(f"{name} {mode}: {runs[name][mode][-1]:.1f} s")
+    peak = peak_matmul_flops()
+
+    base_b1 = runs["torchvision_seed"]["batch_1"]
+    for name in paths:
+        entry = results[name]
+        for mode in modes:
+            totals = runs[name][mode]
+            if not totals:
+                continue
+            best = min(totals)
+            entry[mode] = {
+                "batch_size": modes[mode],
+                "latency_ms_per_image_best": 1000 * best / len(images),
+                "latency_ms_per_image_median": 1000 * statistics.median(totals) / len(images),
+                "throughput_img_per_s": len(images) / best,
+                "runs_s": totals,
+                # same-round ratios against the baseline's batch-1 pass
+                "speedup_vs_baseline_batch_1": statistics.median(
+                    b / t for b, t in zip(base_b1, totals, strict=True)
+                ),
+                "fraction_of_peak_matmul": entry["flops_per_image"] * len(images) / best / peak,
+            }
     equal = {
         k: v
         for k, v in results.items()
@@ -264,14 +287,13 @@ def main(argv=None) -> dict:
         (
             (k, mode, v[mode]["speedup_vs_baseline_batch_1"])
             for k, v in equal.items()
-            for mode in ("batch_1", "batched")
+            for mode in modes
             if mode in v
         ),
         key=lambda t: t[2],
         default=(None, None, None),
     )
-    counts_005 = [len(o["scores"]) for o in base_out]
-    counts_thr = [len(o["scores"]) for o in base_kept]
+    tmp.cleanup()
     report = {
         "benchmark": "inference_cpu",
         "quick": args.quick,
@@ -279,20 +301,25 @@ def main(argv=None) -> dict:
             "cpu": _cpu_model(),
             "logical_cores": os.cpu_count(),
             "threads": args.threads,
+            "load_average_1_5_15_at_start": load_start,
+            "load_average_1_5_15_at_end": list(os.getloadavg()),
             "python": platform.python_version(),
             "torch": torch.__version__,
             "peak_matmul_gflops": peak / 1e9,
         },
         "setup": {
             "arch": args.arch,
-            "image_size": 256,
+            "image_size": size,
             "images": args.images,
+            "batch_size": batch_size,
             "repeats": args.repeats,
             "score_threshold": thr,
-            "train_steps": args.train_steps,
-            "train_s": train_s,
-            "baseline_detections_per_image_above_0.05": counts_005,
-            "detections_per_image_above_threshold": counts_thr,
+            "max_detections": args.max_detections,
+            "weights": weights_info,
+            "weights_s": weights_s,
+            "baseline_detections_per_image_above_0.05": [len(o["scores"]) for o in base_out],
+            "baseline_detections_per_image_above_threshold": [len(o["scores"]) for o in base_kept],
+            "ground_truth_objects_per_image": [len(t["labels"]) for t in targets],
         },
         "paths": results,
         "fastest_equal_output_path": {
@@ -300,7 +327,11 @@ def main(argv=None) -> dict:
             "mode": fastest[1],
             "speedup_vs_baseline_batch_1": fastest[2],
         },
-        "goal_2x_met": bool(fastest[2] is not None and fastest[2] >= 2.0),
+        # Parity on empty outputs proves nothing: the goal counts only when every image has detections kept.
+        "outputs_non_empty": all(len(o["scores"]) > 0 for o in base_kept),
+        "goal_2x_met": bool(
+            fastest[2] is not None and fastest[2] >= 2.0 and all(len(o["scores"]) > 0 for o in base_kept)
+        ),
     }
     print(json.dumps(report, indent=2))
     return report

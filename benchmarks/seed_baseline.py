@@ -2,8 +2,9 @@
 
 The seed called ``resnet_fpn_backbone("resnet101", pretrained=..., trainable_layers=None)``; today's torchvision
 takes keyword-only ``backbone_name`` / ``weights`` and rejects ``trainable_layers=None`` (5 is what the seed got
-without a pretrained backbone). ``backbone_name`` is a parameter here only so the ``--quick`` benchmark can use
-resnet18; the full benchmark uses the seed's resnet101. Everything else is the seed's code as written.
+without a pretrained backbone). ``backbone_name``, ``image_size`` and ``box_detections_per_img`` (torchvision's default, 100) are
+parameters here only so the ``--quick`` smoke run can use resnet18 at 128 px with at most 20 detections; the
+full benchmark uses the seed's resnet101 at 256 px with torchvision's default. Everything else is the seed's code as written.
 """
 
 import torchvision
@@ -19,6 +20,8 @@ def seed_maskrcnn_resnet101_fpn(
     pretrained_backbone=False,
     trainable_backbone_layers=None,
     backbone_name="resnet101",
+    image_size=256,
+    box_detections_per_img=100,
     **kwargs,
 ):
     if pretrained_backbone:
@@ -43,12 +46,13 @@ def seed_maskrcnn_resnet101_fpn(
     model = MaskRCNN(
         backbone=backbone,
         num_classes=num_classes,
-        min_size=256,
-        max_size=256,
+        min_size=image_size,
+        max_size=image_size,
         rpn_anchor_generator=anchor_generator,
         box_roi_pool=roi_pooler,
         mask_roi_pool=mask_roi_pooler,
         rpn_batch_size_per_image=512,
+        box_detections_per_img=box_detections_per_img,
     )
 
     in_features = model.roi_heads.box_predictor.cls_score.in_features

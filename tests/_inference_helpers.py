@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -48,3 +50,10 @@ def detecting_model(*, seed: int = 0, **kwargs) -> torch.nn.Module:
         cls.weight.normal_(0.0, 0.1)
         cls.bias.copy_(torch.tensor([0.0, 0.5]))
     return model.eval()
+
+
+def save_detecting_model(folder: Path) -> Path:
+    """``save_pretrained`` folder of :func:`detecting_model` (class names ``("background", "rod")``)."""
+    from maskrcnn_custom import save_pretrained
+
+    return save_pretrained(detecting_model(), folder, class_names=("background", "rod"))

@@ -1,35 +1,78 @@
-"""The inference benchmark's --quick mode runs end to end and prints the documented JSON (no timing asserts)."""
+"""The benchmark scripts' --quick modes run end to end and print the documented JSON (no timing asserts).
+
+CPU time on 2 cores: inference ~60 s (three resnet18 models at 128 px, an ONNX export), weight loading
+~10 s, training iteration ~20 s. On a machine shared with other jobs the wall time is several times that,
+so the inference one is marked slow.
+"""
 
 import pytest
 
 from _benchmark_run import run_benchmark
 
 
-@pytest.mark.slow  # 1-3 min on 2 shared CPU cores (resnet18: 1 training step, each path on 1 image, ONNX export)
-def test_inference_benchmark_quick_prints_the_json_keys(tmp_path):
+def _run(script: str, *args: str) -> dict:
+    return run_benchmark(script, "--quick", *args, timeout=900)
+
+
+@pytest.mark.slow
+def test_inference_benchmark_quick_prints_the_json_keys():
     pytest.importorskip(
         "onnxruntime", reason='the ONNX path needs the [onnx] extra: pip install "maskrcnn-custom[onnx]"'
     )
-    report = run_benchmark("inference_cpu.py", "--quick", "--weights-cache", str(tmp_path / "w.pt"))
+    report = _run("inference_cpu.py")
     assert report["quick"] is True
     assert {"cpu", "logical_cores", "threads", "peak_matmul_gflops"} <= set(report["machine"])
     assert report["machine"]["peak_matmul_gflops"] > 0
+    setup = report["setup"]
+    assert len(setup["baseline_detections_per_image_above_0.05"]) == setup["images"] == 2
+    # the smoke weights give detections above the threshold, so parity compares non-empty outputs
+    assert all(n > 0 for n in setup["baseline_detections_per_image_above_threshold"])
     assert {"torchvision_seed", "predict", "onnxruntime"} <= set(report["paths"])
     for entry in report["paths"].values():
-        assert {"same_detections", "max_box_diff_px", "max_mask_pixel_disagreement", "equal_outputs"} <= set(
-            entry["parity_vs_baseline"]
+        parity = entry["parity_vs_baseline"]
+        assert {"same_detections", "max_box_diff_px", "max_mask_pixel_disagreement", "min_mask_iou"} <= set(
+            parity
         )
         b1 = entry["batch_1"]
-        assert b1["latency_ms_per_image"] > 0 and b1["throughput_img_per_s"] > 0
+        assert b1["latency_ms_per_image_best"] > 0 and b1["throughput_img_per_s"] > 0
         assert 0 < b1["fraction_of_peak_matmul"]
         assert entry["flops_per_image"] > 0
     # thresholding before the mask head does not change what the user gets
-    assert report["paths"]["predict"]["parity_vs_baseline"]["equal_outputs"] is True
-    assert report["paths"]["onnxruntime"]["parity_vs_baseline"]["same_detections"] is True
+    for name in ("predict", "onnxruntime"):
+        parity = report["paths"][name]["parity_vs_baseline"]
+        assert parity["equal_outputs"] is True, name
+        assert parity["detections_per_image"] == setup["baseline_detections_per_image_above_threshold"]
     # the library's path does less work than plain torchvision with its default 0.05 threshold
-    assert (
-        report["paths"]["predict"]["flops_per_image"]
-        <= report["paths"]["torchvision_seed"]["flops_per_image"]
-    )
+    flops = {k: v["flops_per_image"] for k, v in report["paths"].items()}
+    assert flops["predict"] < flops["torchvision_seed"]
     assert set(report["fastest_equal_output_path"]) == {"path", "mode", "speedup_vs_baseline_batch_1"}
-    assert isinstance(report["goal_2x_met"], bool)
+    assert report["outputs_non_empty"] is True and isinstance(report["goal_2x_met"], bool)
+
+
+def test_weight_loading_benchmark_quick():
+    report = _run("weight_loading.py")
+    assert report["setup"]["arch"] == "resnet18" and report["setup"]["parameters"] > 10_000_000
+    times = report["times"]
+    assert set(times) == {
+        "from_pretrained",
+        "torch_load",
+        "build",
+        "read_safetensors",
+        "read_torch_load",
+        "read_torch_load_mmap",
+        "load_state_dict",
+    }
+    assert all(len(t["runs_s"]) == 2 and t["min_s"] > 0 for t in times.values())
+    # the parts are smaller than the whole they belong to
+    assert times["build"]["min_s"] < max(times["from_pretrained"]["runs_s"])
+    assert report["setup"]["safetensors_mb"] > 40
+    assert isinstance(report["from_pretrained_not_slower"], bool)
+
+
+def test_train_iteration_benchmark_quick():
+    report = _run("train_iteration.py", "--variants", "plain,train_one_epoch,train_one_epoch_foreach")
+    variants = report["variants"]
+    assert set(variants) == {"plain", "train_one_epoch", "train_one_epoch_foreach"}
+    assert variants["plain"]["speedup_vs_plain"] == 1.0
+    assert all(v["s_per_iter_median"] > 0 and len(v["s_per_iter_runs"]) == 1 for v in variants.values())
+    assert isinstance(report["train_one_epoch_not_slower_than_plain"], bool)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from _inference_helpers import detecting_model, rods_image
+from _inference_helpers import detecting_model, rods_image, save_detecting_model
 from maskrcnn_custom import OnnxPredictor, export_onnx, predict
 from maskrcnn_custom.cli import main
 
@@ -95,11 +95,12 @@ def test_bad_inputs_and_arguments(model, predictor, tmp_path):
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_cli_export(monkeypatch, tmp_path):
-    from maskrcnn_custom import hub
-
-    monkeypatch.setattr(hub, "from_pretrained", lambda weights, *a, **k: detecting_model(), raising=False)
+def test_cli_export(tmp_path):
+    weights = save_detecting_model(tmp_path / "weights")
     out = tmp_path / "cli.onnx"
-    assert main(["export", "--weights", "w", "--out", str(out), "--image-size", "64", "--opset", "16"]) == 0
+    code = main(
+        ["export", "--weights", str(weights), "--out", str(out), "--image-size", "64", "--opset", "16"]
+    )
+    assert code == 0
     [p] = OnnxPredictor(out).predict(np.zeros((64, 64, 3), dtype=np.uint8))
     assert p.image_size == (64, 64)

@@ -392,3 +392,20 @@ def test_push_to_hub_uploads_the_save_pretrained_folder(model, monkeypatch):
     with pytest.raises(ValueError, match=r"repo_id must look like 'org/name'"):
         push_to_hub(model, "org/thin@v1")
     assert len(calls) == 3
+
+
+def test_non_finite_weights_are_refused_naming_the_tensors(saved, tmp_path):
+    from safetensors.torch import save_file
+
+    folder = _copy(saved, tmp_path)
+    state = load_file(str(folder / "model.safetensors"))
+    state["roi_heads.box_head.fc6.weight"][0, 0] = float("nan")
+    state["rpn.head.conv.0.0.bias"][1] = float("inf")
+    # Finite values whose sum overflows must not be mistaken for bad weights.
+    state["roi_heads.box_head.fc7.weight"][:2] = 3.0e38
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(FloatingPointError) as info:
+        from_pretrained(folder)
+    message = str(info.value)
+    assert "roi_heads.box_head.fc6.weight" in message and "rpn.head.conv.0.0.bias" in message
+    assert "fc7" not in message and "(2 tensors)" in message

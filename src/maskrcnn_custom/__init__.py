@@ -1,6 +1,6 @@
 """maskrcnn-custom: a Mask R-CNN model zoo for long, thin and oddly proportioned objects in small images.
 
-Example:
+Examples:
     >>> from maskrcnn_custom import maskrcnn_resnet101_fpn
     >>> model = maskrcnn_resnet101_fpn(weights_backbone=None)  # the seed network, from scratch
 """

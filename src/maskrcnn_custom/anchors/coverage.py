@@ -111,7 +111,7 @@ def cell_anchors(
     Raises:
         ValueError: If the sizes or ratios are malformed or the levels disagree in number.
 
-    Example:
+    Examples:
         >>> cell_anchors(((32,),) * 5, (0.25,))[0].tolist()
         [[-32.0, -8.0, 32.0, 8.0]]
     """
@@ -145,7 +145,7 @@ def anchor_grid(
     Raises:
         ValueError: If ``image_size`` or ``num_levels`` is invalid.
 
-    Example:
+    Examples:
         >>> grid = anchor_grid(256)
         >>> grid[0], grid[-1]
         (((64, 64), (4, 4)), ((4, 4), (64, 64)))
@@ -223,7 +223,7 @@ def best_anchor_iou(
     Raises:
         ValueError: If an argument is malformed.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> iou, level = best_anchor_iou(np.array([[0, 0, 64, 16]]), ((32,),) * 5, (0.25, 1.0, 4.0))
         >>> float(iou[0])
@@ -295,7 +295,7 @@ def anchor_coverage(
     Raises:
         ValueError: If an argument is malformed.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import SEED_ANCHOR_SIZES, SEED_ASPECT_RATIOS
         >>> from maskrcnn_custom.anchors import anchor_coverage
         >>> cov = anchor_coverage([[10, 10, 90, 22]], SEED_ANCHOR_SIZES, SEED_ASPECT_RATIOS)

@@ -37,7 +37,7 @@ class AnchorFit:
         aspect_ratios: One tuple of ratios (height / width) per level (the same on every level).
         coverage: Coverage of the boxes the anchors were fitted to, on the real anchor grid.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn
         >>> from maskrcnn_custom.anchors import fit_anchors
         >>> fit = fit_anchors([[0, 0, 80, 10], [5, 5, 15, 90], [30, 30, 60, 60]])
@@ -89,7 +89,7 @@ def boxes_from_dataset(
     Raises:
         ValueError: If the sizes are invalid or the dataset has no boxes.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.data import SyntheticElongatedDataset
         >>> boxes = boxes_from_dataset(SyntheticElongatedDataset(10, image_size=128))
         >>> boxes.shape[1]
@@ -183,7 +183,7 @@ def fit_anchors(
     Raises:
         ValueError: If an argument is invalid or there are no boxes.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.anchors import fit_anchors
         >>> from maskrcnn_custom.data import SyntheticElongatedDataset
         >>> fit = fit_anchors(SyntheticElongatedDataset(200, seed=0))  # doctest: +SKIP

@@ -17,7 +17,17 @@ from .._version import __version__
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("info", "synth", "anchors", "train", "evaluate", "convert", "predict", "export")
+COMMANDS: tuple[str, ...] = (
+    "info",
+    "synth",
+    "anchors",
+    "train",
+    "evaluate",
+    "convert",
+    "predict",
+    "export",
+    "demo",
+)
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

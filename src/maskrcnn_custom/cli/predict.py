@@ -72,13 +72,10 @@ def _stems(paths: list[Path]) -> list[str]:
 
 
 def load_model(weights: str, device: str | None) -> Any:
-    """Load a model with :func:`maskrcnn_custom.hub.from_pretrained`."""
-    from .. import hub
+    """Load a model with :func:`maskrcnn_custom.hub.from_pretrained` (a folder or a Hub repo id)."""
+    from ..hub import from_pretrained
 
-    loader = getattr(hub, "from_pretrained", None)
-    if loader is None:  # pragma: no cover - depends on the installed version
-        raise ImportError("this maskrcnn-custom has no from_pretrained; upgrade maskrcnn-custom")
-    model = loader(weights)
+    model = from_pretrained(weights, progress=False)
     return model if device is None else model.to(device)
 
 

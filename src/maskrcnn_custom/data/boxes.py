@@ -30,7 +30,7 @@ def masks_to_tight_boxes(masks: _Array) -> _Array:
     Raises:
         ValueError: If ``masks`` is not three-dimensional.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> m = np.zeros((1, 10, 10), np.uint8); m[0, 7, 5] = 1
         >>> masks_to_tight_boxes(m).tolist()

@@ -52,7 +52,7 @@ def import_pycocotools_mask() -> Any:
     Raises:
         ImportError: If pycocotools is not installed, naming the ``[coco]`` extra.
 
-    Example:
+    Examples:
         >>> mask_api = import_pycocotools_mask()
     """
     try:
@@ -78,7 +78,7 @@ def encode_rle(masks: np.ndarray | torch.Tensor, *, mask_api: Any = None) -> lis
         ImportError: If pycocotools is needed and not installed, naming the ``[coco]`` extra.
         ValueError: If ``masks`` is not three-dimensional.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> m = np.zeros((1, 4, 4), np.uint8); m[0, 1:3, 1:3] = 1
         >>> encode_rle(m)[0]["size"]
@@ -124,7 +124,7 @@ def load_coco_json(path: str | Path) -> dict[str, Any]:
         ValueError: If it is not JSON or does not follow COCO, naming the file and the image, annotation
             or category at fault.
 
-    Example:
+    Examples:
         >>> coco = load_coco_json("datasets/train/annotations.json")  # doctest: +SKIP
     """
     path = Path(path)
@@ -261,7 +261,7 @@ class CocoDataset(Dataset):
         ValueError: If the annotations do not follow COCO (naming the file and the entry).
         ImportError: If pycocotools is missing (``pip install "maskrcnn-custom[coco]"``).
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.data import CocoDataset
         >>> ds = CocoDataset("datasets/train/images", "datasets/train/annotations.json")  # doctest: +SKIP
         >>> image, target = ds[0]  # doctest: +SKIP
@@ -317,7 +317,7 @@ class CocoDataset(Dataset):
         Returns:
             The dataset.
 
-        Example:
+        Examples:
             >>> ds = CocoDataset.from_dir("datasets/train")  # doctest: +SKIP
         """
         root = Path(root)
@@ -349,7 +349,7 @@ class CocoDataset(Dataset):
         Raises:
             ValueError: If a label is outside ``1..K``.
 
-        Example:
+        Examples:
             >>> ds.labels_to_category_ids(prediction["labels"])  # doctest: +SKIP
         """
         labels = torch.as_tensor(labels, dtype=torch.int64)
@@ -370,7 +370,7 @@ class CocoDataset(Dataset):
         Returns:
             ``[((height, width), (N, 4) float64 boxes), ...]``, one entry per image.
 
-        Example:
+        Examples:
             >>> sizes_and_boxes = ds.annotation_boxes(max_images=10)  # doctest: +SKIP
         """
         out = []

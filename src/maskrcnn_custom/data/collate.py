@@ -27,7 +27,7 @@ def collate_fn(
     Raises:
         TypeError: If a sample is not an ``(image, target)`` pair.
 
-    Example:
+    Examples:
         >>> from torch.utils.data import DataLoader
         >>> from maskrcnn_custom.data import SyntheticElongatedDataset, collate_fn
         >>> loader = DataLoader(SyntheticElongatedDataset(4, image_size=64), batch_size=2, collate_fn=collate_fn)

@@ -75,7 +75,7 @@ def export_coco(
         FileExistsError: If ``out_dir/annotations.json`` exists and ``overwrite`` is false.
         ImportError: If pycocotools is missing (``pip install "maskrcnn-custom[coco]"``).
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.data import SyntheticElongatedDataset, export_coco
         >>> export_coco(SyntheticElongatedDataset(100, seed=0), "datasets/train")  # doctest: +SKIP
         PosixPath('datasets/train/annotations.json')

@@ -76,7 +76,7 @@ def build_dataloaders(
             initialised process group.
         TypeError: If a dataset has no length (is not map-style).
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.data import SyntheticElongatedDataset, build_dataloaders
         >>> loaders = build_dataloaders(
         ...     SyntheticElongatedDataset(64, image_size=128, seed=0),

@@ -92,7 +92,7 @@ class SyntheticConfig:
         shading: Strength of the cylinder-like shading (objects brighter along their centre line), in [0, 1].
         invert_probability: Probability that an image has dark objects on a bright background.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.data import SyntheticConfig
         >>> cfg = SyntheticConfig(kinds=("fibre",), num_objects=(2, 4), curvature_range=(0.5, 2.0))
         >>> cfg.category_names
@@ -260,7 +260,7 @@ class SyntheticElongatedDataset(Dataset):
         ValueError: If ``num_images``, ``image_size`` or ``seed`` is invalid.
         TypeError: If ``config`` is not a :class:`SyntheticConfig` or ``transforms`` is not callable.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.data import SyntheticElongatedDataset
         >>> ds = SyntheticElongatedDataset(100, image_size=128, seed=0)
         >>> image, target = ds[3]

@@ -70,7 +70,7 @@ class RandomRotation90(_Compat):
     Args:
         p: Probability of rotating at all.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torchvision import tv_tensors
         >>> from maskrcnn_custom.data import RandomRotation90
@@ -133,7 +133,7 @@ class RandomScaleJitter(_Compat):
         p: Probability of applying the jitter.
         fill: Image value of padded pixels (masks are padded with 0).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torchvision import tv_tensors
         >>> from maskrcnn_custom.data import RandomScaleJitter
@@ -220,7 +220,7 @@ class DetectionTransforms:
         TypeError: If ``transforms`` holds something that is not callable.
         ValueError: If ``min_area`` is not an int >= 1.
 
-    Example:
+    Examples:
         >>> from torchvision.transforms import v2
         >>> from maskrcnn_custom.data import DetectionTransforms, SyntheticElongatedDataset
         >>> tf = DetectionTransforms([v2.RandomHorizontalFlip(p=1.0)])
@@ -318,7 +318,7 @@ def train_transforms(
     Returns:
         A :class:`DetectionTransforms` to pass as a dataset's ``transforms=``.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.data import SyntheticElongatedDataset, train_transforms
         >>> ds = SyntheticElongatedDataset(100, image_size=128, transforms=train_transforms())
     """
@@ -345,7 +345,7 @@ def val_transforms() -> DetectionTransforms:
     Returns:
         A :class:`DetectionTransforms` without augmentation.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.data import val_transforms
         >>> tf = val_transforms()
     """

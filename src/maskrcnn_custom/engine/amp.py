@@ -24,7 +24,7 @@ def resolve_amp_dtype(amp: AmpLike, device: torch.device) -> torch.dtype | None:
     Raises:
         ValueError: If ``amp`` is not one of the accepted values.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from maskrcnn_custom.engine.amp import resolve_amp_dtype
         >>> resolve_amp_dtype("bf16", torch.device("cpu"))

@@ -31,7 +31,7 @@ CHECKPOINT_FORMAT = 1
 def get_rng_state() -> dict[str, Any]:
     """The states of Python's, NumPy's and torch's (CPU and CUDA) global generators, weights-only safe.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.checkpoint import get_rng_state, set_rng_state
         >>> import torch
         >>> state = get_rng_state(); a = torch.rand(3); set_rng_state(state)
@@ -79,7 +79,7 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     The data go to a temporary file in the same folder (created if missing), are flushed to disk, then
     ``os.replace`` moves the file onto ``path``: a crash mid-write never leaves a truncated checkpoint.
 
-    Example:
+    Examples:
         >>> import tempfile, os
         >>> from maskrcnn_custom.engine.checkpoint import atomic_torch_save
         >>> p = atomic_torch_save({"epoch": 1}, os.path.join(tempfile.mkdtemp(), "ckpt.pt"))
@@ -105,7 +105,7 @@ def load_checkpoint(
         FileNotFoundError: If ``path`` does not exist.
         ValueError: If the file is not such a checkpoint.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.checkpoint import load_checkpoint
         >>> ckpt = load_checkpoint("runs/exp/checkpoint_last.pt")  # doctest: +SKIP
     """

@@ -48,7 +48,7 @@ def coco_api(backend: CocoBackend = "auto") -> tuple[Any, Any, Any]:
         ImportError: If the backend is not installed, naming the extra to install.
         ValueError: If ``backend`` is unknown.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.coco import coco_api
         >>> COCO, COCOeval, mask_utils = coco_api("pycocotools")
     """
@@ -107,7 +107,7 @@ def target_to_coco(
     Raises:
         ValueError: If ``image_id``, ``boxes`` or ``labels`` is missing or shapes disagree.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from maskrcnn_custom.engine.coco import target_to_coco
         >>> m = torch.zeros(1, 8, 8, dtype=torch.uint8); m[0, 2:4, 1:7] = 1
@@ -175,7 +175,7 @@ def predictions_to_coco(
     Masks (``N x 1 x H x W`` probabilities, as torchvision's Mask R-CNN returns them) are binarised at
     ``mask_threshold``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from maskrcnn_custom.engine.coco import predictions_to_coco
         >>> out = {"boxes": torch.tensor([[0.0, 0.0, 4.0, 2.0]]), "scores": torch.tensor([0.9]),
@@ -217,7 +217,7 @@ def build_coco_gt(
 ) -> Any:
     """Build an in-memory COCO ground-truth object; annotation ids are assigned 1..N in order.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.coco import build_coco_gt
         >>> gt = build_coco_gt([{"id": 1, "height": 8, "width": 8}], [], category_ids=[1])
         >>> gt.getImgIds()

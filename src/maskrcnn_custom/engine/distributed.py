@@ -90,7 +90,7 @@ def init_distributed(
     Returns:
         Rank, world size, local rank and the device to use.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.distributed import init_distributed
         >>> info = init_distributed("cpu")  # outside torchrun: rank 0 of 1
         >>> info.world_size
@@ -127,7 +127,7 @@ def reduce_mean(
 
     Every process must call it with the same keys.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.distributed import reduce_mean
         >>> reduce_mean({"loss": 1.5})
         {'loss': 1.5}

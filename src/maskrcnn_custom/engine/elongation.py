@@ -43,7 +43,7 @@ def _fmt(v: float) -> str:
 def elongation_bin_labels(edges: Sequence[float] = DEFAULT_ELONGATION_EDGES) -> list[str]:
     """Labels of the bins defined by ``edges``.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.elongation import elongation_bin_labels
         >>> elongation_bin_labels((2, 4, 8))
         ['<2', '2-4', '4-8', '>=8']
@@ -104,7 +104,7 @@ def mask_elongation(mask: np.ndarray) -> float:
     Args:
         mask: H x W array, non-zero inside the object.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from maskrcnn_custom.engine.elongation import mask_elongation
         >>> m = np.zeros((32, 32), np.uint8); m[10:13, 2:26] = 1
@@ -183,7 +183,7 @@ def elongation_metrics(
         ``{bin_label: {"AP", "AP50", "AP75", "AR100", "num_gt"}}``; AP/AR are -1 for a bin without
         ground truth (COCO's convention for "undefined").
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.elongation import elongation_metrics
         >>> elongation_metrics([{"id": 1, "height": 8, "width": 8}], [], [], category_ids=[1])["<2"]["num_gt"]
         0.0

@@ -51,7 +51,7 @@ def coco_metrics(
         ``APm``, ``APl``, ``AR1``, ``AR10``, ``AR100``, ``ARs``, ``ARm``, ``ARl``); -1 means "undefined"
         (e.g. no small objects), as in pycocotools.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.evaluate import coco_metrics
         >>> img = {"id": 1, "height": 10, "width": 10}
         >>> gt = [{"image_id": 1, "bbox": [1.0, 1.0, 8.0, 2.0], "category_id": 1, "area": 16.0, "iscrowd": 0}]
@@ -118,7 +118,7 @@ def evaluate(
         ImportError: If no COCO backend is installed (``pip install "maskrcnn-custom[coco]"``).
         ValueError: If a target lacks ``image_id``/``boxes``/``labels``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from maskrcnn_custom import evaluate, maskrcnn_resnet18_fpn
         >>> model = maskrcnn_resnet18_fpn(weights_backbone=None, min_size=64, max_size=64)

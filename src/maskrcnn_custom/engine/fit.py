@@ -54,7 +54,7 @@ BEST_CHECKPOINT = "checkpoint_best.pt"
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global generators.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.fit import seed_everything
         >>> seed_everything(0)
     """
@@ -227,7 +227,7 @@ def fit(
         FileNotFoundError: If ``resume`` names a missing checkpoint.
         FloatingPointError: If a loss becomes NaN/inf (the message names it).
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import fit, maskrcnn_resnet101_fpn
         >>> model = maskrcnn_resnet101_fpn(num_classes=2)  # doctest: +SKIP
         >>> result = fit(model, train_set, val_set, output_dir="runs/rods")  # doctest: +SKIP

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 def flatten_metrics(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten nested dicts with ``/``: ``{"segm": {"AP": 0.5}}`` -> ``{"segm/AP": 0.5}``.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.metrics_log import flatten_metrics
         >>> flatten_metrics({"epoch": 0, "segm": {"AP": 0.5}})
         {'epoch': 0, 'segm/AP': 0.5}
@@ -50,7 +50,7 @@ class MetricsLog:
     resume they hold exactly the epochs of the checkpoint and what followed. TensorBoard scalars are
     written too when ``tensorboard`` is true, or when it is ``None`` and ``tensorboard`` is installed.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from maskrcnn_custom.engine.metrics_log import MetricsLog
         >>> log = MetricsLog(tempfile.mkdtemp(), tensorboard=False)

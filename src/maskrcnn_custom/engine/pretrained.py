@@ -24,7 +24,7 @@ def export_pretrained(
     The folder holds ``config.json``, ``model.safetensors`` and a model card with ``metrics`` and the
     training ``recipe``; :func:`maskrcnn_custom.from_pretrained` loads it.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn
         >>> from maskrcnn_custom.engine.pretrained import export_pretrained

@@ -21,7 +21,7 @@ class _NoBar:
 def progress_bar(*, total: int | None, desc: str, enabled: bool = True) -> Any:
     """A tqdm bar with ``total`` steps, or a no-op object with the same methods when disabled.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.progress import progress_bar
         >>> bar = progress_bar(total=3, desc="demo", enabled=False)
         >>> bar.update(1); bar.close()

@@ -28,7 +28,7 @@ class InfiniteSampler(Sampler[int]):
         world_size: Number of processes.
         start: Number of indices (of this rank's stream) to skip.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.sampling import InfiniteSampler
         >>> it = iter(InfiniteSampler(3, shuffle=False))
         >>> [next(it) for _ in range(5)]

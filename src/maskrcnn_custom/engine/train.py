@@ -40,7 +40,7 @@ def warmup_factor_at(iteration: int, *, warmup_iters: int, warmup_factor: float)
 
     It rises linearly from ``warmup_factor`` at iteration 0 to 1 at ``warmup_iters`` and stays 1 after.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.train import warmup_factor_at
         >>> warmup_factor_at(0, warmup_iters=10, warmup_factor=0.001)
         0.001
@@ -58,7 +58,7 @@ def check_finite_losses(losses: Mapping[str, float], *, epoch: int, iteration: i
     Raises:
         FloatingPointError: If any value is not finite.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.engine.train import check_finite_losses
         >>> check_finite_losses({"loss_mask": 0.7}, epoch=0, iteration=0)  # fine: nothing raised
     """
@@ -149,7 +149,7 @@ def train_one_epoch(
         FloatingPointError: If a loss becomes NaN or infinite; the message names it.
         ValueError: On invalid arguments, or float16 AMP without a ``scaler``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn, train_one_epoch
         >>> model = maskrcnn_resnet18_fpn(weights_backbone=None, min_size=64, max_size=64)

@@ -122,7 +122,7 @@ def export_onnx(
         ValueError: For an opset below 11 or a bad size.
         ImportError: Without the ``[onnx]`` extra.
 
-    Example:
+    Examples:
         >>> import os, tempfile
         >>> from maskrcnn_custom import export_onnx, maskrcnn_resnet18_fpn
         >>> model = maskrcnn_resnet18_fpn(weights_backbone=None, mask_hidden_dim=16)

@@ -40,7 +40,7 @@ class OnnxPredictor:
         ImportError: Without the ``[onnx]`` extra.
         ValueError: If the file is not a model exported by :func:`~maskrcnn_custom.export_onnx`.
 
-    Example:
+    Examples:
         >>> import os, tempfile, torch
         >>> from maskrcnn_custom import OnnxPredictor, export_onnx, maskrcnn_resnet18_fpn
         >>> path = export_onnx(maskrcnn_resnet18_fpn(weights_backbone=None, mask_hidden_dim=16),
@@ -127,7 +127,7 @@ class OnnxPredictor:
         Returns:
             One :class:`~maskrcnn_custom.Prediction` per image.
 
-        Example:
+        Examples:
             >>> import os, tempfile, numpy as np
             >>> from maskrcnn_custom import OnnxPredictor, export_onnx, maskrcnn_resnet18_fpn
             >>> path = export_onnx(maskrcnn_resnet18_fpn(weights_backbone=None, mask_hidden_dim=16),

@@ -23,7 +23,7 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[Path], None]) -> Pat
     Returns:
         ``path`` as a ``Path``.
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> from maskrcnn_custom.hub.atomic import atomic_write
         >>> out = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
@@ -47,7 +47,7 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[Path], None]) -> Pat
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write`.
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> from maskrcnn_custom.hub.atomic import atomic_write_text
         >>> atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "a.txt", "x").read_text()

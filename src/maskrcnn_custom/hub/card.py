@@ -80,7 +80,7 @@ def render_model_card(
     Returns:
         Markdown with YAML front matter (``library_name: maskrcnn-custom``, license, tags, metrics).
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import MaskRCNNConfig
         >>> from maskrcnn_custom.hub.card import render_model_card
         >>> render_model_card(MaskRCNNConfig(), name="demo").startswith("---")

@@ -84,7 +84,7 @@ def convert_checkpoint(
         ValueError: If the file is not a state dict (e.g. a pickled model object), or any key is missing or
             unexpected, or any shape differs from the model (every offender is listed), or arguments clash.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import convert_checkpoint, from_pretrained  # doctest: +SKIP
         >>> folder = convert_checkpoint("maskrcnn_seed.pth", "maskrcnn_seed")  # doctest: +SKIP
         >>> model = from_pretrained(folder)  # doctest: +SKIP

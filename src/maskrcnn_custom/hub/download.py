@@ -70,7 +70,7 @@ def hub_download(
         FileNotFoundError: If the repo, revision or file cannot be found, or nothing is cached while offline.
         ValueError: If the file's SHA-256 does not match ``sha256``.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.hub import hub_download  # doctest: +SKIP
         >>> path = hub_download("timm/resnet18.tv_in1k", "model.safetensors", progress=False)  # doctest: +SKIP
     """

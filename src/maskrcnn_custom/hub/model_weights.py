@@ -69,7 +69,7 @@ class MaskRCNNWeights(enum.Enum):
     recipe) of the first checkpoint trained with the seed recipe. Its revision, SHA-256 and metrics are
     filled in, and ``published`` set, when it is uploaded.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import MaskRCNNWeights
         >>> MaskRCNNWeights.SEED_RESNET101_V1.value.published
         False

@@ -139,7 +139,7 @@ def save_pretrained(
         TypeError: If ``model`` was not built by this library, or an argument has the wrong type.
         ValueError: If ``class_names`` or ``metrics`` are invalid, or ``directory`` is a file.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn, save_pretrained
         >>> model = maskrcnn_resnet18_fpn(weights_backbone=None, num_classes=3)
@@ -312,7 +312,7 @@ def from_pretrained(
         ValueError: If ``config.json`` comes from a newer library, or the weights do not fit it, or the
             weights file is corrupt, or an argument is invalid.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn, save_pretrained, from_pretrained
         >>> folder = save_pretrained(maskrcnn_resnet18_fpn(weights_backbone=None), tempfile.mkdtemp())
@@ -366,7 +366,7 @@ def push_to_hub(
         TypeError: If ``model`` was not built by this library.
         ValueError: If ``repo_id`` is not ``"org/name"``.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn, push_to_hub  # doctest: +SKIP
         >>> push_to_hub(maskrcnn_resnet18_fpn(weights_backbone=None), "me/thin-objects", private=True)  # doctest: +SKIP
     """
@@ -495,7 +495,7 @@ def build_with_weights(
         ValueError: If the weights are for another backbone, ``num_classes`` differs from theirs (use
             ``from_pretrained(..., num_classes=N)`` to fine-tune), or an argument contradicts their config.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn, save_pretrained
         >>> folder = save_pretrained(maskrcnn_resnet18_fpn(weights_backbone=None), tempfile.mkdtemp())

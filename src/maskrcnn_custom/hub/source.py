@@ -250,7 +250,13 @@ def read_weights(path: Path, origin: str) -> dict[str, torch.Tensor]:
             "is corrupt or truncated. For a Hub download, delete it from the cache (`hf cache delete`, or the "
             "repo's folder under HF_HOME/hub) and download again; for a local folder, save the model again"
         ) from exc
-    bad = sorted(k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    # A NaN or inf anywhere makes the sum non-finite, so one cheap reduction per tensor finds every bad tensor;
+    # only a sum that overflows on finite values needs the element-wise check.
+    bad = sorted(
+        k
+        for k, v in state.items()
+        if v.is_floating_point() and not bool(torch.isfinite(v.sum())) and not bool(torch.isfinite(v).all())
+    )
     if bad:
         raise FloatingPointError(
             f"{WEIGHTS_NAME} of {origin} holds NaN or infinite values in {bad[:10]}"

@@ -146,7 +146,7 @@ def check_images(images: Any, *, name: str = "images") -> list[ImageItem]:
         FileNotFoundError: For a path that does not exist.
         FloatingPointError: For NaN or infinite values.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from maskrcnn_custom.inference import check_images
         >>> len(check_images([torch.rand(3, 64, 64), torch.zeros(64, 64, dtype=torch.uint8)]))
@@ -213,7 +213,7 @@ def load_image(item: ImageItem) -> torch.Tensor:
     Returns:
         The image tensor.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from maskrcnn_custom.inference import check_images, load_image
         >>> load_image(check_images(np.zeros((32, 48, 4), dtype=np.uint8))[0]).shape

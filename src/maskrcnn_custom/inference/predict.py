@@ -33,7 +33,7 @@ def check_model(model: Any, *, name: str = "model") -> MaskRCNN:
     Raises:
         TypeError: If it is not a ``MaskRCNN``.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn
         >>> from maskrcnn_custom.inference import check_model
         >>> model = check_model(maskrcnn_resnet18_fpn(weights_backbone=None))
@@ -86,7 +86,7 @@ def inference_settings(
     Yields:
         The model.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn
         >>> from maskrcnn_custom.inference import inference_settings
         >>> model = maskrcnn_resnet18_fpn(weights_backbone=None)
@@ -174,7 +174,7 @@ def predict(
         ValueError: For thresholds outside ``[0, 1)``, a bad ``batch_size``, or an image of the wrong shape.
         FileNotFoundError: For an image path that does not exist.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn, predict
         >>> model = maskrcnn_resnet18_fpn(weights_backbone=None)

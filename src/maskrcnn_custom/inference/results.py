@@ -27,7 +27,7 @@ class Prediction:
         class_names: Names of all classes (background first) when the model knows them, else ``None``.
         source: The file the image was read from, else ``None``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from maskrcnn_custom import Prediction
         >>> p = Prediction(torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), torch.zeros(0),
@@ -61,7 +61,7 @@ class Prediction:
 
         Where masks overlap, the higher-scoring detection wins.
 
-        Example:
+        Examples:
             >>> import torch
             >>> from maskrcnn_custom import Prediction
             >>> m = torch.zeros(1, 4, 4, dtype=torch.bool); m[0, 1:3, 1:3] = True
@@ -81,7 +81,7 @@ class Prediction:
     def filter(self, *, score_threshold: float) -> Prediction:
         """Return the detections with ``score > score_threshold``.
 
-        Example:
+        Examples:
             >>> import torch
             >>> from maskrcnn_custom import Prediction
             >>> p = Prediction(torch.zeros(2, 4), torch.tensor([1, 1]), torch.tensor([0.9, 0.4]),
@@ -114,7 +114,7 @@ class Prediction:
     ) -> Prediction:
         """Build a prediction from a Mask R-CNN output (``masks`` as ``[N, 1, H, W]`` probabilities).
 
-        Example:
+        Examples:
             >>> import torch
             >>> from maskrcnn_custom import Prediction
             >>> p = Prediction.from_raw(torch.zeros(1, 4), torch.tensor([1]), torch.tensor([0.8]),

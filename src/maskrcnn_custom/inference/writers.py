@@ -75,7 +75,7 @@ def to_coco_results(
         ImportError: If pycocotools is missing (the ``[coco]`` extra).
         ValueError: If ``image_ids`` has the wrong length or a label has no category id.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from maskrcnn_custom import Prediction
         >>> from maskrcnn_custom.inference import to_coco_results
@@ -124,7 +124,7 @@ def save_coco_results(
 ) -> Path:
     """Write :func:`to_coco_results` as a JSON file, atomically, and return its path.
 
-    Example:
+    Examples:
         >>> import torch, tempfile, os
         >>> from maskrcnn_custom import Prediction
         >>> from maskrcnn_custom.inference import save_coco_results
@@ -150,7 +150,7 @@ def _save_png(array: np.ndarray, path: str | os.PathLike) -> Path:
 def save_label_image(prediction: Prediction, path: str | os.PathLike) -> Path:
     """Write :meth:`Prediction.label_image` as a 16-bit grayscale PNG (0 = background, k = detection k-1).
 
-    Example:
+    Examples:
         >>> import torch, tempfile, os
         >>> from maskrcnn_custom import Prediction
         >>> from maskrcnn_custom.inference import save_label_image
@@ -167,7 +167,7 @@ def save_instance_masks(
 ) -> list[Path]:
     """Write one 8-bit PNG per detection (255 inside the mask) as ``{stem}_{k:03d}.png`` and return the paths.
 
-    Example:
+    Examples:
         >>> import torch, tempfile
         >>> from maskrcnn_custom import Prediction
         >>> from maskrcnn_custom.inference import save_instance_masks
@@ -209,7 +209,7 @@ def draw_overlay(
     Returns:
         A ``uint8`` ``3xHxW`` tensor.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from maskrcnn_custom import Prediction
         >>> from maskrcnn_custom.inference import draw_overlay
@@ -250,7 +250,7 @@ def draw_overlay(
 def save_overlay(image: torch.Tensor, prediction: Prediction, path: str | os.PathLike, **kwargs: Any) -> Path:
     """Write :func:`draw_overlay` as a PNG (or any format Pillow infers from the suffix), atomically.
 
-    Example:
+    Examples:
         >>> import torch, tempfile, os
         >>> from maskrcnn_custom import Prediction
         >>> from maskrcnn_custom.inference import save_overlay

@@ -77,7 +77,7 @@ def build_model(config: MaskRCNNConfig) -> MaskRCNN:
     Raises:
         ValueError: If the config is invalid (before any module is built).
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import MaskRCNNConfig, BackboneConfig, build_model
         >>> cfg = MaskRCNNConfig(backbone=BackboneConfig(name="resnet18"), num_classes=3)
         >>> model = build_model(cfg)
@@ -141,7 +141,7 @@ def make_config(
     Raises:
         ValueError: If any argument is invalid, naming it and the fix.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import make_config
         >>> make_config(num_classes=3).anchors.sizes
         ((32,), (64,), (64,), (76,), (100,))
@@ -264,7 +264,7 @@ _DOC = """Mask R-CNN with a {title} FPN backbone, configured like the seed netwo
     Raises:
         ValueError: For any invalid setting, before any module is built, naming the parameter and the fix.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import {name}
         >>> model = {name}(weights_backbone=None, num_classes=3)
         >>> model.config.num_classes

@@ -169,7 +169,7 @@ class MaskRCNNConfig:
         detector_kwargs: Further keyword arguments of ``torchvision.models.detection.MaskRCNN``
             (e.g. ``box_score_thresh``), all JSON-compatible values.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import MaskRCNNConfig
         >>> cfg = MaskRCNNConfig(num_classes=3)
         >>> MaskRCNNConfig.from_dict(cfg.to_dict()) == cfg

@@ -38,7 +38,7 @@ def init_output_layers(model: MaskRCNN) -> None:
         model: A torchvision ``MaskRCNN`` (its ``roi_heads`` box and mask predictors are re-initialised in
             place).
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn, init_output_layers
         >>> model = maskrcnn_resnet18_fpn(weights_backbone=None)  # already initialised this way
         >>> init_output_layers(model)  # e.g. after replacing a predictor

@@ -24,7 +24,7 @@ def register_model(name: str | None = None) -> Callable[[_F], _F]:
     Returns:
         The decorator; it returns the builder unchanged.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import register_model, maskrcnn_resnet18_fpn
         >>> @register_model("my_small_maskrcnn")
         ... def my_small_maskrcnn(**kwargs):
@@ -49,7 +49,7 @@ def register_model(name: str | None = None) -> Callable[[_F], _F]:
 def list_models(pattern: str | None = None) -> list[str]:
     """Names of the registered builders, sorted, optionally filtered by a glob ``pattern``.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import list_models
         >>> "maskrcnn_resnet101_fpn" in list_models()
         True
@@ -71,7 +71,7 @@ def get_model_builder(name: str) -> Callable[..., nn.Module]:
 def get_model(name: str, **kwargs: Any) -> nn.Module:
     """Build the model registered as ``name`` with keyword arguments ``kwargs``.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import get_model
         >>> model = get_model("maskrcnn_resnet18_fpn", weights_backbone=None, num_classes=3)
     """

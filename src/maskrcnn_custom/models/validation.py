@@ -129,7 +129,7 @@ def validate_config(config: MaskRCNNConfig) -> None:
         ValueError: Naming the builder parameter at fault and the fix.
         TypeError: If a part of the config has the wrong type.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import MaskRCNNConfig, validate_config
         >>> validate_config(MaskRCNNConfig())  # the seed network is valid
     """

@@ -356,7 +356,7 @@ def load_backbone_weights(
     Raises:
         ValueError: If a key is missing or unexpected, or a shape differs (every offending key is listed).
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom import maskrcnn_resnet50_fpn  # doctest: +SKIP
         >>> model = maskrcnn_resnet50_fpn(weights_backbone="timm/resnet50.tv2_in1k")  # doctest: +SKIP
     """

@@ -18,7 +18,7 @@ def weights_table_markdown() -> str:
     Returns:
         Markdown text.
 
-    Example:
+    Examples:
         >>> from maskrcnn_custom.weights import weights_table_markdown
         >>> "timm/resnet101.tv_in1k" in weights_table_markdown()
         True
