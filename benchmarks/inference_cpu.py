@@ -34,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _machine import cpu_model
 from seed_baseline import seed_maskrcnn_resnet101_fpn
 from typical_weights import CACHE_DIR, benchmark_dataset, benchmark_images, typical_state_dict
 
@@ -298,7 +299,7 @@ def main(argv=None) -> dict:
         "benchmark": "inference_cpu",
         "quick": args.quick,
         "machine": {
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "logical_cores": os.cpu_count(),
             "threads": args.threads,
             "load_average_1_5_15_at_start": load_start,
@@ -335,16 +336,6 @@ def main(argv=None) -> dict:
     }
     print(json.dumps(report, indent=2))
     return report
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

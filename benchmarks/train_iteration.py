@@ -31,10 +31,10 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import torch
+from _machine import cpu_model
 from torch.utils.data import DataLoader
 
 from maskrcnn_custom import SyntheticElongatedDataset, build_model, collate_fn, make_config, train_one_epoch
@@ -151,7 +151,7 @@ def main(argv=None) -> dict:
         "benchmark": "train_iteration",
         "quick": args.quick,
         "machine": {
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "logical_cores": os.cpu_count(),
             "threads": args.threads,
             "load_average_1_5_15": list(os.getloadavg()),
@@ -180,16 +180,6 @@ def main(argv=None) -> dict:
         report["train_one_epoch_not_slower_than_plain"] = med["train_one_epoch"] <= med["plain"] * 1.02
     print(json.dumps(report, indent=2))
     return report
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import torch
+from _machine import cpu_model
 
 from maskrcnn_custom import build_model, from_pretrained, make_config, save_pretrained
 
@@ -122,7 +123,7 @@ def main(argv=None) -> dict:
         "benchmark": "weight_loading",
         "quick": args.quick,
         "machine": {
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "logical_cores": os.cpu_count(),
             "threads": args.threads,
             "load_average_1_5_15": list(os.getloadavg()),
@@ -145,16 +146,6 @@ def main(argv=None) -> dict:
     }
     print(json.dumps(report, indent=2))
     return report
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":
