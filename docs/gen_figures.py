@@ -41,24 +41,14 @@ from maskrcnn_custom.anchors import (
     cell_anchors,
     fit_anchors,
 )
+from maskrcnn_custom.inference.writers import PALETTE as WRITER_PALETTE
 
 __all__ = ["anchors_fitted_figure", "anchors_seed_figure", "data_samples_figure", "main", "overlay_figure"]
 
 logger = logging.getLogger("gen_figures")
 
-#: Distinct colours for instances and aspect ratios.
-PALETTE: tuple[tuple[int, int, int], ...] = (
-    (230, 25, 75),
-    (60, 180, 75),
-    (255, 225, 25),
-    (0, 130, 200),
-    (245, 130, 48),
-    (145, 30, 180),
-    (70, 240, 240),
-    (240, 50, 230),
-    (210, 245, 60),
-    (250, 190, 212),
-)
+#: Distinct colours for instances and aspect ratios: the first ten of the overlay palette that ``predict`` users get.
+PALETTE: tuple[tuple[int, int, int], ...] = WRITER_PALETTE[:10]
 BACKGROUND = (24, 26, 32)
 GRID_DOT = (70, 74, 86)
 TEXT = (235, 235, 235)
