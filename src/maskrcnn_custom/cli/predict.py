@@ -81,6 +81,7 @@ def load_model(weights: str, device: str | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run the predictions and write the outputs."""
+    from ..hub.atomic import atomic_path
     from ..inference import (
         check_images,
         check_model,
@@ -90,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
         save_label_image,
         save_overlay,
     )
-    from ..inference._atomic import atomic_path
     from ..inference.writers import to_coco_results
 
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]

@@ -17,32 +17,19 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..hub.atomic import atomic_write_bytes
 from .boxes import masks_to_tight_boxes
 from .coco import encode_rle, import_pycocotools_mask
 
 __all__ = ["export_coco"]
 
 logger = logging.getLogger(__name__)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def export_coco(
@@ -123,7 +110,7 @@ def export_coco(
         Image.fromarray(image.permute(1, 2, 0).contiguous().numpy()).save(
             buffer, format="PNG", compress_level=1
         )
-        _atomic_write(image_dir / file_name, buffer.getvalue())
+        atomic_write_bytes(image_dir / file_name, buffer.getvalue())
         image_id = int(target.get("image_id", index))
         images.append({"id": image_id, "file_name": file_name, "width": w, "height": h})
         masks = target["masks"].to(torch.uint8).numpy()
@@ -160,6 +147,6 @@ def export_coco(
             for cid, name in zip(category_ids, category_names, strict=True)
         ],
     }
-    _atomic_write(ann_path, json.dumps(coco).encode("utf-8"))
+    atomic_write_bytes(ann_path, json.dumps(coco).encode("utf-8"))
     logger.info("wrote %d images and %d annotations to %s", len(images), len(annotations), out_dir)
     return ann_path

@@ -40,7 +40,7 @@ from torch import nn
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
 from .._version import __version__
-from ..inference._atomic import atomic_path
+from ..hub.atomic import atomic_path
 from ..inference.predict import _check_positive_int, _class_names, check_model, inference_settings
 
 __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "export_onnx", "require_onnx"]

@@ -1,23 +1,54 @@
-"""Atomic file writes: write to a temporary file in the same folder, then ``os.replace`` it into place."""
+"""Atomic file writes: write to a temporary file in the same folder, then ``os.replace`` it into place.
+
+The one implementation the library uses for every file it writes (weights, configs, model cards,
+checkpoints, metrics logs, COCO exports, predictions, ONNX graphs).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write", "atomic_write_bytes", "atomic_write_text"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path``, on error it is removed.
+
+    The destination's folder is created if missing. A reader never sees a half-written file, and a failure
+    leaves the previous file (if any) untouched and no temporary file behind.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> from maskrcnn_custom.hub.atomic import atomic_path
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "sub" / "x.txt"
+        >>> with atomic_path(out) as tmp:
+        ...     _ = tmp.write_text("hi")
+        >>> out.read_text()
+        'hi'
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write(path: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
     """Call ``writer(tmp)`` on a temporary path next to ``path``, then move it onto ``path`` in one step.
 
-    A reader never sees a half-written file, and a failure leaves the previous file (if any) untouched and
-    no temporary file behind.
-
     Args:
-        path: Destination file; its folder must exist.
+        path: Destination file; its folder is created if missing.
         writer: Writes the complete file at the path it is given.
 
     Returns:
@@ -31,17 +62,9 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[Path], None]) -> Pat
         >>> out.read_text()
         'hi'
     """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path) as tmp:
         writer(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -54,3 +77,15 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
         'x'
     """
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; see :func:`atomic_write`.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> from maskrcnn_custom.hub.atomic import atomic_write_bytes
+        >>> atomic_write_bytes(pathlib.Path(tempfile.mkdtemp()) / "a.bin", b"x").read_bytes()
+        b'x'
+    """
+    return atomic_write(path, lambda p: p.write_bytes(data))

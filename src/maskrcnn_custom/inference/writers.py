@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..data.coco import encode_rle
-from ._atomic import atomic_path
+from ..hub.atomic import atomic_path
 from .results import Prediction
 
 __all__ = [

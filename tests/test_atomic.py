@@ -1,0 +1,24 @@
+import pytest
+
+from maskrcnn_custom.hub.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
+
+
+def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "predictions.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError, match="disk full"), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["predictions.json"]
+
+
+def test_writes_replace_the_file_and_create_missing_folders(tmp_path):
+    target = tmp_path / "a" / "b" / "labels.png"
+    assert atomic_write_bytes(target, b"\x89PNG") == target
+    assert target.read_bytes() == b"\x89PNG"
+    atomic_write_text(target, "text")
+    assert target.read_text() == "text"
+    atomic_write(target, lambda p: p.write_bytes(b"xyz"))
+    assert target.read_bytes() == b"xyz"
+    assert [p.name for p in target.parent.iterdir()] == ["labels.png"]
