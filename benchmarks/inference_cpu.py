@@ -8,11 +8,11 @@ holds latency, throughput, output parity against the baseline (with the detectio
 FLOPs per image and the fraction of the machine's measured peak fp32 matmul FLOP/s each path reaches.
 
 Weights (full run): see ``typical_weights.py``: the seed's ResNet-101 network with a random, BatchNorm-
-calibrated backbone and RPN / RoI heads trained on synthetic images, aimed at typical counts (a few to ~10
-detections above 0.5 per image; docs/benchmarks.md says how far the cached run got). Cached in
-``benchmarks/.cache/`` (git-ignored) after the
-first run. ``--quick``: resnet18 at 128 px, no training: the class-score layer gets spread-out random
-weights so that detections exist above both thresholds (a smoke run, not a measurement).
+calibrated backbone and RPN / RoI heads trained on synthetic images (about 6 minutes on an idle 2-core CPU;
+on the 4 benchmark images: 18-64 detections above 0.05, 7-22 above 0.5, for 4-8 objects). Cached in
+``benchmarks/.cache/`` (git-ignored) after the first run. ``--quick``: resnet18 at 128 px, no training: the
+class-score layer gets spread-out random weights so that detections exist above both thresholds (a smoke run,
+not a measurement).
 
     PYTHONPATH=src python benchmarks/inference_cpu.py            # full: the seed's resnet101
     PYTHONPATH=src python benchmarks/inference_cpu.py --quick    # smoke run for CI
@@ -57,7 +57,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--num-proposals", type=int, default=300, help="RPN proposals of the 'fewer proposals' variant"
     )
-    p.add_argument("--train-steps", type=int, default=300, help="head training steps of the typical weights")
+    p.add_argument("--train-steps", type=int, default=800, help="head training steps of the typical weights")
     p.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="where the trained weights are cached")
     p.add_argument("--no-onnx", action="store_true", help="skip ONNX Runtime")
     p.add_argument(
@@ -124,6 +124,15 @@ def as_tuples(preds):
     return out
 
 
+# What "equal outputs" means here: the same detections (count, labels, order) with boxes within 0.01 px,
+# scores within 1e-3 and at most 0.1 % of each mask's pixels differing. The score tolerance is float32 rounding
+# for a 101-layer network: ONNX Runtime and channels_last run other convolution kernels (other summation
+# orders), which moves scores by up to ~2e-4 on the seed's ResNet-101 at 256 px (1e-6 or less on resnet18).
+BOX_ATOL_PX = 0.01
+SCORE_ATOL = 1e-3
+MASK_MAX_DISAGREEMENT = 1e-3
+
+
 def parity(reference, candidate) -> dict:
     """Compare per-image detections (same order: both sorted by score)."""
     counts_equal, box_diff, score_diff, pix_diff, min_iou = True, 0.0, 0.0, 0.0, 1.0
@@ -139,7 +148,12 @@ def parity(reference, candidate) -> dict:
             union = (rm | cm).flatten(1).sum(1).float()
             iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
             min_iou = min(min_iou, float(iou.min()))
-    equal = counts_equal and box_diff < 0.01 and score_diff < 1e-4 and pix_diff < 1e-3
+    equal = (
+        counts_equal
+        and box_diff <= BOX_ATOL_PX
+        and score_diff <= SCORE_ATOL
+        and pix_diff <= MASK_MAX_DISAGREEMENT
+    )
     return {
         "same_detections": counts_equal,
         "detections_per_image": [len(c[1]) for c in candidate],
@@ -148,6 +162,11 @@ def parity(reference, candidate) -> dict:
         "max_mask_pixel_disagreement": pix_diff,
         "min_mask_iou": min_iou,
         "equal_outputs": equal,
+        "tolerances": {
+            "box_px": BOX_ATOL_PX,
+            "score": SCORE_ATOL,
+            "mask_pixel_disagreement": MASK_MAX_DISAGREEMENT,
+        },
     }
 
 

@@ -15,15 +15,27 @@ cost of inference depends on those counts, not on where the weights came from. S
    (256x256, the library's default config, ``seed=0``): the RPN conv's output on every FPN level and FPN level
    ``"0"`` (the only level the seed's RoI pools read). A training step then runs neither the backbone nor the
    RPN conv.
-4. **Trained** with SGD (momentum 0.9, warm-up then cosine decay, gradient clipping at 10), as torchvision does
-   inside ``GeneralizedRCNN.forward`` (``model.rpn`` then ``model.roi_heads``, losses summed): the RPN's 1x1
-   objectness and box-delta convs, the box head (two FC layers and the predictor) and the mask predictor (the
-   seed's 1500-channel transposed conv and the logit conv). Training-only settings, none of them in the state
-   dict: ``box_batch_size_per_image`` sampled RoIs (64 vs the seed's 512), the mask branch on every
-   ``mask_every``-th step only, and a foreground IoU of ``fg_iou`` (0.6 vs 0.5) so that the classifier scores
-   only well-aligned boxes high and duplicates along thin objects do not survive NMS.
+4. **Trained** with AdamW (lr 2e-4, no weight decay, warm-up then cosine decay, gradient clipping at 10), as
+   torchvision does inside ``GeneralizedRCNN.forward`` (``model.rpn`` then ``model.roi_heads``, losses summed):
+   the RPN's 1x1 objectness and box-delta convs, the box head (two FC layers and the predictor) and the mask
+   predictor (the seed's 1500-channel transposed conv and the logit conv). Training-only settings, none of
+   them in the state dict: ``box_batch_size_per_image`` sampled RoIs (64 vs the seed's 512), the mask branch
+   on every ``mask_every``-th step only, and a foreground IoU of ``fg_iou`` (0.6 vs 0.5) so that the
+   classifier scores only well-aligned boxes high and duplicates along thin objects do not survive NMS.
 
-On the 2-core CPU this took about 30 minutes under a load average of 6-10 (other jobs sharing the cores).
+On an idle 2-core CPU this takes about 6 minutes (800 steps on 64 images). An earlier recipe (plain SGD,
+lr 0.02, 300 steps on 32 images) left a degenerate classifier: on held-out images every detection got the same
+score (0.41; the box head's output had collapsed to a constant), so no detection reached 0.5. AdamW at lr 2e-4
+trains the heads on these features. With 256 training images and 1600 steps the model detected *more* false
+positives on held-out images than with 64 images and 800 steps, so the smaller setting is the default (chosen
+by looking at the counts below, i.e. on the benchmark images themselves: a choice of weights, not of what is
+timed).
+
+What the default weights give on the first 8 benchmark images (``seed=1``; ground truth 7, 4, 8, 7, 4, 4, 6, 5
+objects): 50, 18, 25, 64, 4, 22, 35, 18 detections above 0.05 and 22, 9, 7, 18, 0, 7, 10, 2 above 0.5 (max
+scores 0.49-0.99). That is a mediocre model that over-detects, the *unfavourable* case for score thresholding
+before the mask head, since every extra detection above the threshold costs the library a mask as well.
+
 The result (a seed-shaped state dict) is cached under ``benchmarks/.cache/`` (git-ignored) keyed by every
 setting, so reruns reuse it. Training images (``seed=0``) and benchmark images (``seed=1``) never overlap.
 """
@@ -89,11 +101,11 @@ def _calibrate_batchnorm(model: torch.nn.Module, images: list[torch.Tensor], bat
 def typical_state_dict(
     *,
     arch: str = "resnet101",
-    steps: int = 300,
-    train_images: int = 32,
+    steps: int = 800,
+    train_images: int = 64,
     calib_images: int = 8,
     batch_size: int = 2,
-    lr: float = 0.02,
+    lr: float = 2e-4,
     box_batch_size_per_image: int = 64,
     mask_every: int = 3,
     fg_iou: float = 0.6,
@@ -114,7 +126,8 @@ def typical_state_dict(
         "mask_every": mask_every,
         "fg_iou": fg_iou,
         "image_size": IMAGE_SIZE,
-        "version": 1,
+        "optimizer": "adamw",
+        "version": 2,
     }
     key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     path = None if cache_dir is None else Path(cache_dir) / f"{arch}_{key}.pt"
@@ -171,7 +184,8 @@ def typical_state_dict(
     saved_matcher = model.roi_heads.proposal_matcher
     model.roi_heads.proposal_matcher = Matcher(fg_iou, fg_iou, allow_low_quality_matches=False)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
+    # AdamW, not SGD: with SGD at lr 0.02 the box head collapsed to a constant score on held-out images.
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(0)
     warmup = max(1, steps // 10)
     losses: dict[str, float] = {}
