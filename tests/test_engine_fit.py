@@ -164,6 +164,7 @@ def test_overfitting_two_images_reaches_a_high_segm_ap(tmp_path):
         ({"lr_step_size": 0}, ValueError, "lr_step_size"),
         ({"batch_size": 1.5}, ValueError, "batch_size"),
         ({"amp": "int8"}, ValueError, "amp"),
+        ({"optimizer": "adam"}, ValueError, r"optimizer must be one of 'sgd', 'adamw'"),
         ({"resume": "nowhere/checkpoint_last.pt"}, FileNotFoundError, "resume"),
     ],
 )
@@ -171,3 +172,33 @@ def test_bad_arguments_fail_before_training(tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):
         fit(tiny_model(), TinyRods(n=2), output_dir=tmp_path / "run", progress=False, **kwargs)
     assert not (tmp_path / "run").exists()
+
+
+def test_adamw_trains_records_itself_and_refuses_a_resume_with_sgd(tmp_path):
+    torch.manual_seed(0)
+    model = tiny_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    common = dict(
+        output_dir=tmp_path / "run",
+        epochs=1,
+        iters_per_epoch=2,
+        lr=1e-3,
+        weight_decay=0.05,
+        progress=False,
+        tensorboard=False,
+        save_pretrained=False,
+    )
+    fit(model, TinyRods(n=4, size=64, seed=1), optimizer="adamw", **common)
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint_last.pt")
+    assert ckpt["recipe"]["optimizer"] == "adamw"
+    group = ckpt["optimizer"]["param_groups"][0]
+    assert group["weight_decay"] == 0.05 and "amsgrad" in group  # an AdamW state, not SGD's
+    assert all("exp_avg_sq" in state for state in ckpt["optimizer"]["state"].values())
+    changed = [
+        k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])
+    ]
+    assert "roi_heads.box_predictor.cls_score.weight" in changed
+
+    with pytest.raises(ValueError, match=r"optimizer='adamw'.*optimizer='sgd'"):
+        fit(tiny_model(), TinyRods(n=4, size=64, seed=1), resume=True, **{**common, "epochs": 2})
+    assert load_checkpoint(tmp_path / "run" / "checkpoint_last.pt")["epoch"] == 1  # nothing overwritten

@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 
+from ..engine.optim import OPTIMIZERS
 from ._datasets import add_dataset_arguments, open_dataset
 
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
@@ -82,9 +83,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument(
         "--batch-size", type=int, default=2, metavar="N", help="images per iteration (per process)"
     )
-    recipe.add_argument("--lr", type=float, default=0.003, help="SGD learning rate")
+    recipe.add_argument("--lr", type=float, default=0.003, help="peak learning rate")
+    recipe.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="sgd",
+        help="sgd (the seed's) or adamw (better for short runs from scratch; use --lr 1e-4 to 1e-3)",
+    )
     recipe.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    recipe.add_argument("--weight-decay", type=float, default=1e-4, help="SGD weight decay")
+    recipe.add_argument("--weight-decay", type=float, default=1e-4, help="weight decay")
     recipe.add_argument(
         "--lr-step-size",
         type=int,
@@ -209,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
         iters_per_epoch=args.iters_per_epoch,
         batch_size=args.batch_size,
         lr=args.lr,
+        optimizer=args.optimizer,
         momentum=args.momentum,
         weight_decay=args.weight_decay,
         lr_step_size=args.lr_step_size,

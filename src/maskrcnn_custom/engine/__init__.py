@@ -8,12 +8,14 @@ from .elongation import DEFAULT_ELONGATION_EDGES, elongation_metrics, mask_elong
 from .evaluate import coco_metrics, evaluate
 from .fit import FitResult, fit, seed_everything
 from .metrics_log import MetricsLog
+from .optim import OPTIMIZERS, make_optimizer
 from .sampling import InfiniteSampler
 from .train import train_one_epoch
 
 __all__ = [
     "DEFAULT_ELONGATION_EDGES",
     "STAT_NAMES",
+    "OPTIMIZERS",
     "DistributedInfo",
     "FitResult",
     "InfiniteSampler",
@@ -27,6 +29,7 @@ __all__ = [
     "init_distributed",
     "is_main_process",
     "load_checkpoint",
+    "make_optimizer",
     "mask_elongation",
     "predictions_to_coco",
     "resolve_amp_dtype",

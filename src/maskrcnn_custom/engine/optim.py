@@ -1,0 +1,49 @@
+"""Optimisers :func:`~maskrcnn_custom.fit` can build: the seed's SGD and AdamW."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+__all__ = ["OPTIMIZERS", "make_optimizer"]
+
+#: Names accepted by ``fit(optimizer=...)`` and ``maskrcnn-custom train --optimizer``.
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
+
+
+def make_optimizer(
+    name: str,
+    params: Iterable[torch.nn.Parameter],
+    *,
+    lr: float,
+    momentum: float = 0.9,
+    weight_decay: float = 1e-4,
+) -> torch.optim.Optimizer:
+    """Build the optimiser ``name`` over ``params``.
+
+    Args:
+        name: ``"sgd"`` (momentum ``momentum``, L2 ``weight_decay``: the seed's) or ``"adamw"``
+            (decoupled ``weight_decay``; ``momentum`` is not used).
+        params: Parameters to optimise.
+        lr: Learning rate.
+        momentum: SGD momentum.
+        weight_decay: Weight decay.
+
+    Returns:
+        A ``torch.optim.SGD`` or ``torch.optim.AdamW``.
+
+    Raises:
+        ValueError: If ``name`` is not one of :data:`OPTIMIZERS`.
+
+    Examples:
+        >>> import torch
+        >>> from maskrcnn_custom.engine.optim import make_optimizer
+        >>> type(make_optimizer("adamw", [torch.nn.Parameter(torch.zeros(1))], lr=1e-3)).__name__
+        'AdamW'
+    """
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {name!r}")
