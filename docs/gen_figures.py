@@ -3,7 +3,7 @@
 Run it from the repository root after changing anything the pictures show::
 
     python docs/gen_figures.py                  # all pictures, into docs/images/
-    python docs/gen_figures.py --model demo/pretrained   # predicted overlays from a trained folder
+    python docs/gen_figures.py --model demo/model        # predicted overlays from a trained folder
     python docs/gen_figures.py --fast --out /tmp/figs    # small and quick (what the tests run)
 
 Pictures:

@@ -71,6 +71,7 @@ def test_demo_bad_arguments(tmp_path, kwargs, error, match):
         ({"image_size": 100}, "multiple of 32"),
         ({"epochs": 0}, "epochs"),
         ({"lr": 2.0}, "lr"),
+        ({"optimizer": "adam"}, "optimizer"),
         ({"num_overlays": 9, "num_val": 4}, "num_overlays"),
         ({"colour": "red"}, "unknown demo setting"),
     ],

@@ -37,9 +37,11 @@ class DemoSettings:
         epochs: Training epochs.
         iters_per_epoch: Iterations per epoch.
         batch_size: Images per iteration.
-        lr: Peak SGD learning rate (momentum 0.9, weight decay 1e-4, linear warm-up, halved for the last
-            epoch, gradients clipped at norm 10). Higher than the seed's 0.003, which is meant for an
-            ImageNet-pretrained backbone; the demo trains from scratch.
+        optimizer: ``"adamw"`` (default) or ``"sgd"`` (momentum 0.9), both with weight decay 1e-4, linear
+            warm-up, the rate halved for the last epoch and gradients clipped at norm 10. From a random backbone
+            in 240 iterations AdamW at lr 5e-4 reached segm AP 0.062 / bbox AP 0.148 on the default settings,
+            SGD at lr 0.02 0.028 / 0.044 (and AdamW at lr 1e-3 0.049 / 0.101, at 2e-3 0.007 / 0.008).
+        lr: Peak learning rate (5e-4 suits AdamW; about 0.02 suits SGD from scratch).
         warmup_iters: Linear warm-up iterations.
         box_batch_size_per_image: RoIs sampled per image for the box and mask heads (torchvision: 512). Fewer
             RoIs make a CPU step several times cheaper; the mask head's cost grows with the positives.
@@ -58,7 +60,8 @@ class DemoSettings:
     epochs: int = 3
     iters_per_epoch: int = 80
     batch_size: int = 2
-    lr: float = 0.02
+    optimizer: str = "adamw"
+    lr: float = 5e-4
     warmup_iters: int = 30
     box_batch_size_per_image: int = 32
     max_detections: int = 100
@@ -89,6 +92,12 @@ class DemoSettings:
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}")
         if self.num_overlays > self.num_val:
             raise ValueError(f"num_overlays ({self.num_overlays}) must be <= num_val ({self.num_val})")
+        from .engine.optim import OPTIMIZERS
+
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {self.optimizer!r}"
+            )
         if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not 0 < self.lr < 1:
             raise ValueError(f"lr must be a number in (0, 1), got {self.lr!r}")
         if not isinstance(self.score_threshold, (int, float)) or not 0 <= self.score_threshold < 1:
@@ -361,6 +370,7 @@ def run_demo(
         iters_per_epoch=s.iters_per_epoch,
         batch_size=s.batch_size,
         lr=s.lr,
+        optimizer=s.optimizer,
         lr_step_size=max(1, s.epochs - 1),
         lr_gamma=0.5,
         warmup_iters=s.warmup_iters,
@@ -395,7 +405,12 @@ def run_demo(
     # 5. save and reload
     t = time.perf_counter()
     pretrained_dir = out_dir / "model"
-    recipe = {"demo": asdict(s), "backbone": backbone, "seed": seed, "optimizer": "SGD momentum 0.9 wd 1e-4"}
+    recipe = {
+        "demo": asdict(s),
+        "backbone": backbone,
+        "seed": seed,
+        "optimizer": f"{s.optimizer} weight decay 1e-4",
+    }
     save_pretrained(
         model.cpu(),
         pretrained_dir,
