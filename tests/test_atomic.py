@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from maskrcnn_custom.hub.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
@@ -22,3 +24,14 @@ def test_writes_replace_the_file_and_create_missing_folders(tmp_path):
     atomic_write(target, lambda p: p.write_bytes(b"xyz"))
     assert target.read_bytes() == b"xyz"
     assert [p.name for p in target.parent.iterdir()] == ["labels.png"]
+
+
+def test_files_get_the_permissions_of_a_plain_open_not_mkstemps_owner_only(tmp_path):
+    old = os.umask(0o022)
+    try:
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+        target = atomic_write_text(tmp_path / "config.json", "{}")
+    finally:
+        os.umask(old)
+    assert (target.stat().st_mode & 0o777) == (plain.stat().st_mode & 0o777) == 0o644

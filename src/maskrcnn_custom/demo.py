@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from .hub.atomic import atomic_path, atomic_write_text
 
 __all__ = ["DEMO_BACKBONES", "DemoReport", "DemoSettings", "demo_settings", "run_demo"]
 
@@ -92,12 +93,9 @@ class DemoSettings:
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}")
         if self.num_overlays > self.num_val:
             raise ValueError(f"num_overlays ({self.num_overlays}) must be <= num_val ({self.num_val})")
-        from .engine.optim import OPTIMIZERS
+        from .engine.optim import check_optimizer_name
 
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {self.optimizer!r}"
-            )
+        check_optimizer_name(self.optimizer)
         if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not 0 < self.lr < 1:
             raise ValueError(f"lr must be a number in (0, 1), got {self.lr!r}")
         if not isinstance(self.score_threshold, (int, float)) or not 0 <= self.score_threshold < 1:
@@ -172,31 +170,14 @@ class DemoReport:
 
 
 def _write_json_atomic(data: Any, path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def _write_png_atomic(image: torch.Tensor, path: Path) -> Path:
     from PIL import Image
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(image.permute(1, 2, 0).contiguous().numpy()).save(tmp, format="PNG")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

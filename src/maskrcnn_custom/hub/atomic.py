@@ -20,7 +20,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path``, on error it is removed.
 
     The destination's folder is created if missing. A reader never sees a half-written file, and a failure
-    leaves the previous file (if any) untouched and no temporary file behind.
+    leaves the previous file (if any) untouched and no temporary file behind. The file gets the permissions a
+    plain ``open(path, "w")`` would give it (``0o666`` minus the umask), not the owner-only ``0o600`` of
+    ``tempfile.mkstemp``.
 
     Examples:
         >>> import tempfile, pathlib
@@ -38,10 +40,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
