@@ -5,7 +5,8 @@
     python examples/train_synthetic.py --fast                                     # seconds (CI)
 
 The default is the seed's recipe (30 epochs of 300 iterations, SGD lr 0.003) on an ImageNet backbone
-(downloaded from the Hugging Face Hub once); --no-pretrained trains from scratch, offline. Needs a GPU to finish
+(downloaded from the Hugging Face Hub once); --no-pretrained trains from scratch, offline (add
+--optimizer adamw --lr 5e-4 for a short run from scratch). Needs a GPU to finish
 in hours rather than days; --fast only checks the loop.
 """
 
@@ -16,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from maskrcnn_custom import SyntheticElongatedDataset, fit, get_model
+from maskrcnn_custom.engine import OPTIMIZERS
 
 
 def main() -> None:
@@ -32,6 +34,12 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=300, help="iterations per epoch")
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--lr", type=float, default=0.003)
+    parser.add_argument(
+        "--optimizer",
+        default="sgd",
+        choices=OPTIMIZERS,
+        help="adamw (with --lr 5e-4) for short runs from scratch",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--fast", action="store_true", help="ResNet-18, 64 px, 4 iterations (seconds)")
     args = parser.parse_args()
@@ -63,6 +71,7 @@ def main() -> None:
         iters_per_epoch=args.iters,
         batch_size=args.batch_size,
         lr=args.lr,
+        optimizer=args.optimizer,
         resume=args.resume or None,
         progress=not args.fast,
     )

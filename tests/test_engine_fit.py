@@ -165,6 +165,7 @@ def test_overfitting_two_images_reaches_a_high_segm_ap(tmp_path):
         ({"batch_size": 1.5}, ValueError, "batch_size"),
         ({"amp": "int8"}, ValueError, "amp"),
         ({"optimizer": "adam"}, ValueError, r"optimizer must be one of 'sgd', 'adamw'"),
+        ({"optimizer": None}, ValueError, r"optimizer must be one of 'sgd', 'adamw', got None"),
         ({"resume": "nowhere/checkpoint_last.pt"}, FileNotFoundError, "resume"),
     ],
 )

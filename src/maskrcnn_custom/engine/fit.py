@@ -40,7 +40,7 @@ from .distributed import (
 )
 from .evaluate import evaluate
 from .metrics_log import MetricsLog, flatten_metrics
-from .optim import OPTIMIZERS, make_optimizer
+from .optim import check_optimizer_name, make_optimizer
 from .pretrained import export_pretrained
 from .sampling import InfiniteSampler
 from .train import train_one_epoch
@@ -248,8 +248,7 @@ def fit(
     _positive_int("eval_every", eval_every)
     _positive_int("num_workers", num_workers, minimum=0)
     _positive_float("lr", lr)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {optimizer!r}")
+    check_optimizer_name(optimizer)
     _positive_float("momentum", momentum, allow_zero=True)
     _positive_float("weight_decay", weight_decay, allow_zero=True)
     _positive_float("lr_gamma", lr_gamma)

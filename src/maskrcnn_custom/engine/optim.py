@@ -6,10 +6,23 @@ from collections.abc import Iterable
 
 import torch
 
-__all__ = ["OPTIMIZERS", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "check_optimizer_name", "make_optimizer"]
 
 #: Names accepted by ``fit(optimizer=...)`` and ``maskrcnn-custom train --optimizer``.
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
+
+
+def check_optimizer_name(name: object) -> str:
+    """Return ``name`` if it is one of :data:`OPTIMIZERS`, else raise a ``ValueError`` naming ``optimizer``.
+
+    Examples:
+        >>> from maskrcnn_custom.engine.optim import check_optimizer_name
+        >>> check_optimizer_name("adamw")
+        'adamw'
+    """
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {name!r}")
+    return name
 
 
 def make_optimizer(
@@ -42,8 +55,6 @@ def make_optimizer(
         >>> type(make_optimizer("adamw", [torch.nn.Parameter(torch.zeros(1))], lr=1e-3)).__name__
         'AdamW'
     """
-    if name == "sgd":
+    if check_optimizer_name(name) == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {name!r}")
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
