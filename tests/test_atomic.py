@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from maskrcnn_custom.hub.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
+from maskrcnn_custom._utils.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
 
 
 def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
@@ -35,3 +35,24 @@ def test_files_get_the_permissions_of_a_plain_open_not_mkstemps_owner_only(tmp_p
     finally:
         os.umask(old)
     assert (target.stat().st_mode & 0o777) == (plain.stat().st_mode & 0o777) == 0o644
+
+
+def test_the_umask_is_read_without_changing_it(tmp_path, monkeypatch):
+    from maskrcnn_custom._utils import atomic
+
+    def forbidden(*args):
+        raise AssertionError("os.umask must not be called on a write")
+
+    monkeypatch.setattr(atomic.os, "umask", forbidden)
+    target = atomic.atomic_write_text(tmp_path / "a.txt", "x")
+    assert (target.stat().st_mode & 0o777) == 0o666 & ~atomic._current_umask()
+
+
+def test_the_old_module_path_still_works_with_a_deprecation_warning():
+    import importlib
+    import sys
+
+    sys.modules.pop("maskrcnn_custom.hub.atomic", None)
+    with pytest.warns(DeprecationWarning, match=r"maskrcnn_custom\.hub\.atomic is deprecated.*_utils\.atomic"):
+        old = importlib.import_module("maskrcnn_custom.hub.atomic")
+    assert old.atomic_write_text is atomic_write_text

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._utils.progress import progress_bar
 from .coverage import AnchorCoverage, _as_boxes, anchor_coverage, best_anchor_iou
 
 __all__ = ["AnchorFit", "boxes_from_dataset", "fit_anchors"]
@@ -112,12 +113,7 @@ def boxes_from_dataset(
         for (h, w), boxes in dataset.annotation_boxes(max_images=n):
             chunks.append(np.asarray(boxes, np.float64) * scale(h, w))
     else:
-        indices: Any = range(n)
-        if progress:
-            from tqdm.auto import tqdm
-
-            indices = tqdm(indices, desc="boxes", unit="img")
-        for i in indices:
+        for i in progress_bar(range(n), desc="boxes", enabled=progress, unit="img"):
             image, target = dataset[i]
             h, w = int(image.shape[-2]), int(image.shape[-1])
             b = target["boxes"]

@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader
 
     from .. import evaluate
+    from .._utils.atomic import atomic_write_text
     from ..data import collate_fn
-    from ..hub.atomic import atomic_write_text
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")

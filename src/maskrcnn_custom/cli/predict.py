@@ -81,7 +81,8 @@ def load_model(weights: str, device: str | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run the predictions and write the outputs."""
-    from ..hub.atomic import atomic_path
+    from .._utils.atomic import atomic_path
+    from .._utils.progress import progress_bar
     from ..inference import (
         check_images,
         check_model,
@@ -104,20 +105,16 @@ def run(args: argparse.Namespace) -> int:
         [str(p) for p in paths], name="IMAGES"
     )  # every file is checked before loading weights
     if "coco" in formats:
-        from ..inference.writers import _mask_utils
+        from ..data.coco import import_pycocotools_mask
 
-        _mask_utils()  # a missing [coco] extra fails before the model is loaded
+        import_pycocotools_mask()  # a missing [coco] extra fails before the model is loaded
     model = check_model(load_model(args.weights, args.device), name="--weights")
     stems = _stems(paths)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     coco: list[dict[str, Any]] = []
     images_json: list[dict[str, Any]] = []
-    bar = None
-    if not args.no_progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(items), desc="predict", unit="img")
+    bar = progress_bar(total=len(items), desc="predict", enabled=not args.no_progress, unit="img")
     try:
         for start in range(0, len(items), args.batch_size):
             chunk = items[start : start + args.batch_size]
@@ -143,11 +140,9 @@ def run(args: argparse.Namespace) -> int:
                 if "overlays" in formats:
                     save_overlay(load_image(item), pred, out / "overlays" / f"{stem}.png")
                 logger.debug("%s: %d detections", paths[i], len(pred))
-            if bar is not None:
-                bar.update(len(chunk))
+            bar.update(len(chunk))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     if "coco" in formats:
         with atomic_path(out / "predictions.json") as tmp:
             tmp.write_text(json.dumps(coco))

@@ -36,11 +36,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .._utils.optional import require
 from .boxes import masks_to_tight_boxes
 
-__all__ = ["CocoDataset", "encode_rle", "import_pycocotools_mask", "load_coco_json"]
-
-_INSTALL_HINT = 'pip install "maskrcnn-custom[coco]"'
+__all__ = ["CocoDataset", "coco_result_records", "encode_rle", "import_pycocotools_mask", "load_coco_json"]
 
 
 def import_pycocotools_mask() -> Any:
@@ -55,13 +54,7 @@ def import_pycocotools_mask() -> Any:
     Examples:
         >>> mask_api = import_pycocotools_mask()
     """
-    try:
-        import pycocotools.mask as mask_api
-    except ImportError as exc:
-        raise ImportError(
-            f"reading and writing COCO masks needs pycocotools, which is not installed; install it with {_INSTALL_HINT}"
-        ) from exc
-    return mask_api
+    return require("pycocotools.mask", extra="coco", purpose="reading and writing COCO masks")
 
 
 def encode_rle(masks: np.ndarray | torch.Tensor, *, mask_api: Any = None) -> list[dict[str, Any]]:
@@ -100,6 +93,64 @@ def encode_rle(masks: np.ndarray | torch.Tensor, *, mask_api: Any = None) -> lis
         }
         for rle in rles
     ]
+
+
+def coco_result_records(
+    image_id: int,
+    boxes: Sequence[Sequence[float]],
+    labels: Sequence[int],
+    scores: Sequence[float],
+    rles: Sequence[Mapping[str, Any]] | None,
+    *,
+    category_ids: Mapping[int, int] | None = None,
+    decimals: tuple[int, int] | None = None,
+) -> list[dict[str, Any]]:
+    """Build COCO detection results (``loadRes`` / ``COCOeval`` format) for one image.
+
+    The one conversion behind :func:`maskrcnn_custom.engine.predictions_to_coco` (raw model outputs) and
+    :func:`maskrcnn_custom.inference.to_coco_results` (:class:`~maskrcnn_custom.Prediction` objects).
+
+    Args:
+        image_id: COCO image id.
+        boxes: ``[x1, y1, x2, y2]`` per detection; written as XYWH.
+        labels: Model label per detection.
+        scores: Score per detection.
+        rles: Compressed RLE per detection (see :func:`encode_rle`), or ``None`` for box-only results.
+        category_ids: Model label -> COCO category id (default: the label itself).
+        decimals: Round ``bbox`` and ``score`` to ``(box_decimals, score_decimals)`` (default: no rounding).
+
+    Returns:
+        One dict per detection with ``image_id``, ``category_id``, ``bbox``, ``score`` (and ``segmentation``).
+
+    Raises:
+        ValueError: If a label has no entry in ``category_ids``.
+
+    Examples:
+        >>> from maskrcnn_custom.data.coco import coco_result_records
+        >>> coco_result_records(3, [[1.0, 1.0, 4.0, 2.0]], [1], [0.9], None)[0]["bbox"]
+        [1.0, 1.0, 3.0, 1.0]
+    """
+    results: list[dict[str, Any]] = []
+    for k, (box, label, score) in enumerate(zip(boxes, labels, scores, strict=True)):
+        label = int(label)
+        if category_ids is not None and label not in category_ids:
+            raise ValueError(f"category_ids has no entry for label {label}; map every model label")
+        x1, y1, x2, y2 = (float(v) for v in box)
+        bbox = [x1, y1, x2 - x1, y2 - y1]
+        value = float(score)
+        if decimals is not None:
+            bbox = [round(v, decimals[0]) for v in bbox]
+            value = round(value, decimals[1])
+        record: dict[str, Any] = {
+            "image_id": int(image_id),
+            "category_id": int(category_ids[label] if category_ids is not None else label),
+            "bbox": bbox,
+            "score": value,
+        }
+        if rles is not None:
+            record["segmentation"] = rles[k]
+        results.append(record)
+    return results
 
 
 def _is_int(v: Any) -> bool:

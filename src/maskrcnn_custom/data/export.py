@@ -23,7 +23,8 @@ from typing import Any
 
 import torch
 
-from ..hub.atomic import atomic_write_bytes
+from .._utils.atomic import atomic_write_bytes
+from .._utils.progress import progress_bar
 from .boxes import masks_to_tight_boxes
 from .coco import encode_rle, import_pycocotools_mask
 
@@ -95,12 +96,7 @@ def export_coco(
     width = max(6, len(str(max(num_images - 1, 0))))
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    indices: Any = range(num_images)
-    if progress:
-        from tqdm.auto import tqdm
-
-        indices = tqdm(indices, desc="export", unit="img")
-    for index in indices:
+    for index in progress_bar(range(num_images), desc="export", enabled=progress, unit="img"):
         image, target = dataset[index]
         if image.dtype != torch.uint8:
             image = (image.clamp(0, 1) * 255.0).round().to(torch.uint8)

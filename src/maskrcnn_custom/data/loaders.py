@@ -14,6 +14,7 @@ from torch.utils.data import (
     SequentialSampler,
 )
 
+from .._utils.checks import check_non_negative_int, check_positive_int
 from .collate import collate_fn
 
 __all__ = ["DataLoaders", "build_dataloaders"]
@@ -32,12 +33,6 @@ class DataLoaders(NamedTuple):
     train: DataLoader
     val: DataLoader | None
     train_sampler: Sampler
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 def build_dataloaders(
@@ -87,11 +82,11 @@ def build_dataloaders(
         >>> len(images)
         4
     """
-    _check_int("batch_size", batch_size, 1)
+    check_positive_int(batch_size, "batch_size")
     if val_batch_size is not None:
-        _check_int("val_batch_size", val_batch_size, 1)
-    _check_int("num_workers", num_workers, 0)
-    _check_int("seed", seed, 0)
+        check_positive_int(val_batch_size, "val_batch_size")
+    check_non_negative_int(num_workers, "num_workers")
+    check_non_negative_int(seed, "seed")
     for name, ds in (("train_dataset", train_dataset), ("val_dataset", val_dataset)):
         if ds is None:
             continue

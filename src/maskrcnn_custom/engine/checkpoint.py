@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..hub.atomic import atomic_write
+from .._utils.atomic import atomic_write
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -74,7 +74,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` ``obj`` to ``path`` atomically (:func:`maskrcnn_custom.hub.atomic.atomic_write`), synced.
+    """``torch.save`` ``obj`` to ``path`` atomically (:func:`maskrcnn_custom._utils.atomic.atomic_write`), synced.
 
     The data go to a temporary file in the same folder (created if missing), are flushed to disk, then
     ``os.replace`` moves the file onto ``path``: a crash mid-write never leaves a truncated checkpoint.

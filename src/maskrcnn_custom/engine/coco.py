@@ -15,7 +15,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ..data.coco import encode_rle
+from .._utils.optional import install_hint, require
+from ..data.coco import coco_result_records, encode_rle
 
 __all__ = [
     "STAT_NAMES",
@@ -56,22 +57,19 @@ def coco_api(backend: CocoBackend = "auto") -> tuple[Any, Any, Any]:
         raise ValueError(f"backend must be 'auto', 'pycocotools' or 'faster_coco_eval', got {backend!r}")
     if backend in ("auto", "pycocotools"):
         try:
-            from pycocotools import mask as mask_utils
-            from pycocotools.coco import COCO
-            from pycocotools.cocoeval import COCOeval
-
-            return COCO, COCOeval, mask_utils
+            mask_utils = require("pycocotools.mask", extra="coco", purpose="COCO evaluation")
+            coco = require("pycocotools.coco", extra="coco", purpose="COCO evaluation")
+            cocoeval = require("pycocotools.cocoeval", extra="coco", purpose="COCO evaluation")
+            return coco.COCO, cocoeval.COCOeval, mask_utils
         except ImportError:
             if backend == "pycocotools":
-                raise ImportError(
-                    'COCO evaluation needs pycocotools: pip install "maskrcnn-custom[coco]"'
-                ) from None
+                raise
     try:
         from faster_coco_eval import COCO, COCOeval_faster
         from faster_coco_eval.core import mask as mask_utils
     except ImportError:
         raise ImportError(
-            'COCO evaluation needs pycocotools (pip install "maskrcnn-custom[coco]") or faster-coco-eval '
+            f"COCO evaluation needs pycocotools ({install_hint('coco')}) or faster-coco-eval "
             "(pip install faster-coco-eval)"
         ) from None
     return COCO, COCOeval_faster, mask_utils
@@ -184,8 +182,7 @@ def predictions_to_coco(
         [0.0, 0.0, 4.0, 2.0]
     """
     _, _, mask_utils = coco_api(backend)
-    boxes = output["boxes"].detach().float().cpu().reshape(-1, 4).clone()
-    boxes[:, 2:] -= boxes[:, :2]
+    boxes = output["boxes"].detach().float().cpu().reshape(-1, 4).tolist()
     scores = output["scores"].detach().float().cpu().reshape(-1).tolist()
     labels = output["labels"].detach().cpu().reshape(-1).tolist()
     rles = None
@@ -194,18 +191,7 @@ def predictions_to_coco(
         if m.ndim == 4:
             m = m[:, 0]
         rles = encode_rle((m > mask_threshold).numpy(), mask_api=mask_utils)
-    results = []
-    for i in range(len(scores)):
-        rec: dict[str, Any] = {
-            "image_id": int(image_id),
-            "category_id": int(labels[i]),
-            "bbox": [float(v) for v in boxes[i].tolist()],
-            "score": float(scores[i]),
-        }
-        if rles is not None:
-            rec["segmentation"] = rles[i]
-        results.append(rec)
-    return results
+    return coco_result_records(image_id, boxes, labels, scores, rles)
 
 
 def build_coco_gt(

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..hub.atomic import atomic_write_text
+from .._utils.atomic import atomic_write_text
 
 __all__ = ["MetricsLog", "flatten_metrics"]
 

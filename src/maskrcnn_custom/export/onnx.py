@@ -39,9 +39,11 @@ import torch
 from torch import nn
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
+from .._utils.atomic import atomic_path
+from .._utils.checks import check_int, check_optional_positive_int, check_positive_int
+from .._utils.optional import require
 from .._version import __version__
-from ..hub.atomic import atomic_path
-from ..inference.predict import _check_positive_int, _class_names, check_model, inference_settings
+from ..inference.predict import check_model, inference_settings, model_class_names
 
 __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "export_onnx", "require_onnx"]
 
@@ -65,11 +67,7 @@ DYNAMIC_AXES = {
 
 def require_onnx(what: str = "ONNX export") -> Any:
     """Import and return the ``onnx`` package, or raise an ImportError naming the ``[onnx]`` extra."""
-    try:
-        import onnx
-    except ImportError as exc:
-        raise ImportError(f'{what} needs onnx and onnxruntime: pip install "maskrcnn-custom[onnx]"') from exc
-    return onnx
+    return require("onnx", extra="onnx", purpose=what)
 
 
 class _ThresholdedMaskRCNN(nn.Module):
@@ -130,13 +128,10 @@ def export_onnx(
         '.onnx'
     """
     check_model(model)
-    if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
-        raise ValueError(
-            f"opset must be an int >= {MIN_OPSET} (RoIAlign needs it), got {opset!r}; default {DEFAULT_OPSET}"
-        )
-    _check_positive_int(image_size, "image_size")
-    _check_positive_int(max_detections, "max_detections", allow_none=True)
-    _check_positive_int(num_proposals, "num_proposals", allow_none=True)
+    check_int(opset, "opset", minimum=MIN_OPSET, hint=f"RoIAlign needs it; default {DEFAULT_OPSET}")
+    check_positive_int(image_size, "image_size")
+    check_optional_positive_int(max_detections, "max_detections")
+    check_optional_positive_int(num_proposals, "num_proposals")
     onnx = require_onnx()
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
@@ -175,7 +170,9 @@ def export_onnx(
         config = getattr(model, "config", None)
         meta = {
             "producer": f"maskrcnn-custom {__version__}",
-            "class_names": json.dumps(list(_class_names(model) or [])) if _class_names(model) else "",
+            "class_names": json.dumps(list(model_class_names(model) or []))
+            if model_class_names(model)
+            else "",
             "config": json.dumps(config.to_dict()) if hasattr(config, "to_dict") else "",
             "max_detections": str(model.roi_heads.detections_per_img),
             "num_proposals": str(model.rpn._post_nms_top_n["testing"]),

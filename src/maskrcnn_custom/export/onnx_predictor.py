@@ -11,19 +11,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._utils.checks import check_fraction, check_optional_positive_int, check_positive_int
+from .._utils.optional import require
+from .._utils.progress import progress_bar
 from ..inference.inputs import check_images, load_image
-from ..inference.predict import _check_fraction, _check_positive_int, _progress
 from ..inference.results import Prediction
 
 __all__ = ["OnnxPredictor"]
-
-
-def _require_ort() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise ImportError('OnnxPredictor needs onnxruntime: pip install "maskrcnn-custom[onnx]"') from exc
-    return onnxruntime
 
 
 class OnnxPredictor:
@@ -65,8 +59,8 @@ class OnnxPredictor:
             raise FileNotFoundError(f"path: no ONNX file at {str(self.path)!r}; write one with export_onnx")
         if graph_optimization not in self._LEVELS:
             raise ValueError(f"graph_optimization must be one of {self._LEVELS}, got {graph_optimization!r}")
-        _check_positive_int(num_threads, "num_threads", allow_none=True)
-        ort = _require_ort()
+        check_optional_positive_int(num_threads, "num_threads")
+        ort = require("onnxruntime", extra="onnx", purpose="OnnxPredictor")
         options = ort.SessionOptions()
         options.graph_optimization_level = {
             "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -136,14 +130,14 @@ class OnnxPredictor:
             >>> preds[0].image_size
             (48, 64)
         """
-        score_threshold = _check_fraction(score_threshold, "score_threshold")
-        mask_threshold = _check_fraction(mask_threshold, "mask_threshold")
-        _check_positive_int(batch_size, "batch_size")
+        score_threshold = check_fraction(score_threshold, "score_threshold")
+        mask_threshold = check_fraction(mask_threshold, "mask_threshold")
+        check_positive_int(batch_size, "batch_size")
         if not isinstance(progress, bool):
             raise TypeError(f"progress must be True or False, got {progress!r}")
         items = check_images(images)
         results: list[Prediction] = []
-        with _progress(len(items), progress, "predict (onnx)") as bar:
+        with progress_bar(total=len(items), desc="predict (onnx)", enabled=progress, unit="img") as bar:
             for item in items:
                 image = load_image(item)
                 boxes, labels, scores, masks = self.run(
@@ -160,6 +154,5 @@ class OnnxPredictor:
                         source=item.source,
                     )
                 )
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
         return results

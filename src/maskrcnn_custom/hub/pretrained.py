@@ -24,11 +24,11 @@ from typing import Any
 import torch
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
+from .._utils.atomic import atomic_write, atomic_write_text
 from .._version import __version__
 from ..models.builder import build_model
 from ..models.config import MaskRCNNConfig, as_level_tuples
 from ..models.validation import check_detector_kwargs, validate_config
-from .atomic import atomic_write, atomic_write_text
 from .card import render_model_card
 from .source import (
     CARD_NAME,

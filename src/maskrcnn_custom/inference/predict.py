@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -12,10 +11,12 @@ import torch
 from torch import nn
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
+from .._utils.checks import check_fraction, check_optional_positive_int, check_positive_int
+from .._utils.progress import progress_bar
 from .inputs import ImageItem, check_images, load_image
 from .results import Prediction
 
-__all__ = ["check_model", "inference_settings", "predict"]
+__all__ = ["check_model", "inference_settings", "model_class_names", "predict"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,22 +45,6 @@ def check_model(model: Any, *, name: str = "model") -> MaskRCNN:
             f"or maskrcnn_custom.from_pretrained), got {type(model).__name__}"
         )
     return model
-
-
-def _check_fraction(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a float in [0, 1), got {value!r}")
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}; 0.5 is a good default")
-    return float(value)
-
-
-def _check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int{' or None' if allow_none else ''}, got {value!r}")
-    return value
 
 
 @contextlib.contextmanager
@@ -111,7 +96,15 @@ def inference_settings(
         heads.score_thresh, heads.detections_per_img, rpn._post_nms_top_n = saved[1], saved[2], saved[3]
 
 
-def _class_names(model: nn.Module) -> tuple[str, ...] | None:
+def model_class_names(model: nn.Module) -> tuple[str, ...] | None:
+    """The class names a model built by this library carries in ``model.config`` (``None`` if it has none).
+
+    Examples:
+        >>> from maskrcnn_custom import maskrcnn_resnet18_fpn
+        >>> from maskrcnn_custom.inference.predict import model_class_names
+        >>> model_class_names(maskrcnn_resnet18_fpn(weights_backbone=None, class_names=["bg", "rod"]))
+        ('bg', 'rod')
+    """
     config = getattr(model, "config", None)
     names = getattr(config, "class_names", None)
     return None if names is None else tuple(names)
@@ -120,16 +113,6 @@ def _class_names(model: nn.Module) -> tuple[str, ...] | None:
 def _batches(items: Sequence[ImageItem], size: int) -> Iterator[Sequence[ImageItem]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _progress(total: int, enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return contextlib.nullcontext(None)
-    try:
-        from tqdm.auto import tqdm
-    except ImportError as exc:
-        raise ImportError("progress=True needs tqdm: pip install tqdm (or pass progress=False)") from exc
-    return tqdm(total=total, desc=desc, unit="img")
 
 
 def predict(
@@ -183,11 +166,11 @@ def predict(
         (torch.bool, (64, 64))
     """
     check_model(model)
-    score_threshold = _check_fraction(score_threshold, "score_threshold")
-    mask_threshold = _check_fraction(mask_threshold, "mask_threshold")
-    _check_positive_int(batch_size, "batch_size")
-    _check_positive_int(max_detections, "max_detections", allow_none=True)
-    _check_positive_int(num_proposals, "num_proposals", allow_none=True)
+    score_threshold = check_fraction(score_threshold, "score_threshold")
+    mask_threshold = check_fraction(mask_threshold, "mask_threshold")
+    check_positive_int(batch_size, "batch_size")
+    check_optional_positive_int(max_detections, "max_detections")
+    check_optional_positive_int(num_proposals, "num_proposals")
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
     items = check_images(images)
@@ -195,14 +178,14 @@ def predict(
         model.to(torch.device(device))
     param = next(model.parameters(), None)
     run_device = param.device if param is not None else torch.device("cpu")
-    names = _class_names(model)
+    names = model_class_names(model)
     results: list[Prediction] = []
     with (
         inference_settings(
             model, score_threshold=score_threshold, max_detections=max_detections, num_proposals=num_proposals
         ),
         torch.inference_mode(),
-        _progress(len(items), progress, "predict") as bar,
+        progress_bar(total=len(items), desc="predict", enabled=progress, unit="img") as bar,
     ):
         for batch in _batches(items, batch_size):
             tensors = [load_image(item) for item in batch]
@@ -220,7 +203,6 @@ def predict(
                         source=item.source,
                     )
                 )
-            if bar is not None:
-                bar.update(len(batch))
+            bar.update(len(batch))
     logger.debug("predicted %d images, %d detections", len(results), sum(len(r) for r in results))
     return results

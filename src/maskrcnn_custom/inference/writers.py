@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.coco import encode_rle
-from ..hub.atomic import atomic_path
+from .._utils.atomic import atomic_path
+from ..data.coco import coco_result_records, encode_rle, import_pycocotools_mask
 from .results import Prediction
 
 __all__ = [
@@ -42,16 +42,6 @@ PALETTE: tuple[tuple[int, int, int], ...] = (
     (0, 128, 128),
     (220, 190, 255),
 )
-
-
-def _mask_utils() -> Any:
-    try:
-        from pycocotools import mask as mask_utils
-    except ImportError as exc:
-        raise ImportError(
-            'COCO results need pycocotools: pip install "maskrcnn-custom[coco]" (or pip install pycocotools)'
-        ) from exc
-    return mask_utils
 
 
 def to_coco_results(
@@ -84,7 +74,7 @@ def to_coco_results(
         >>> to_coco_results([p])[0]["bbox"]
         [1.0, 1.0, 2.0, 2.0]
     """
-    mask_utils = _mask_utils()
+    mask_utils = import_pycocotools_mask()
     if image_ids is None:
         image_ids = list(range(1, len(predictions) + 1))
     if len(image_ids) != len(predictions):
@@ -96,22 +86,15 @@ def to_coco_results(
         if len(pred) == 0:
             continue
         rles = encode_rle(pred.masks, mask_api=mask_utils)
-        for k, (box, label, score) in enumerate(
-            zip(pred.boxes.tolist(), pred.labels.tolist(), pred.scores.tolist(), strict=True)
-        ):
-            if category_ids is not None and label not in category_ids:
-                raise ValueError(f"category_ids has no entry for label {label}; map every model label")
-            rle = rles[k]
-            x1, y1, x2, y2 = box
-            results.append(
-                {
-                    "image_id": int(image_id),
-                    "category_id": int(category_ids[label] if category_ids is not None else label),
-                    "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)],
-                    "score": round(float(score), 5),
-                    "segmentation": rle,
-                }
-            )
+        results += coco_result_records(
+            image_id,
+            pred.boxes.tolist(),
+            pred.labels.tolist(),
+            pred.scores.tolist(),
+            rles,
+            category_ids=category_ids,
+            decimals=(3, 5),
+        )
     return results
 
 

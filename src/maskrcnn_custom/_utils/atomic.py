@@ -2,6 +2,10 @@
 
 The one implementation the library uses for every file it writes (weights, configs, model cards,
 checkpoints, metrics logs, COCO exports, predictions, ONNX graphs).
+
+The process umask is never changed here (changing it is process-wide and races with other threads): on
+Linux it is read from ``/proc/self/status``; elsewhere the value read once when this module is imported is
+used.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     Examples:
         >>> import tempfile, pathlib
-        >>> from maskrcnn_custom.hub.atomic import atomic_path
+        >>> from maskrcnn_custom._utils.atomic import atomic_path
         >>> out = pathlib.Path(tempfile.mkdtemp()) / "sub" / "x.txt"
         >>> with atomic_path(out) as tmp:
         ...     _ = tmp.write_text("hi")
@@ -47,10 +51,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)  # the only portable way to read it
+def _read_umask_at_import() -> int:
+    mask = os.umask(0)  # the only portable way to read it; done once, while the package is imported
     os.umask(mask)
     return mask
+
+
+_IMPORT_UMASK = _read_umask_at_import()
+_STATUS = Path("/proc/self/status")
+
+
+def _current_umask() -> int:
+    """The process umask, read without changing it (Linux), else the one read at import."""
+    try:
+        for line in _STATUS.read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _IMPORT_UMASK
 
 
 def atomic_write(path: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
@@ -65,7 +84,7 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[Path], None]) -> Pat
 
     Examples:
         >>> import tempfile, pathlib
-        >>> from maskrcnn_custom.hub.atomic import atomic_write
+        >>> from maskrcnn_custom._utils.atomic import atomic_write
         >>> out = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
         >>> _ = atomic_write(out, lambda p: p.write_text("hi"))
         >>> out.read_text()
@@ -81,7 +100,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
     Examples:
         >>> import tempfile, pathlib
-        >>> from maskrcnn_custom.hub.atomic import atomic_write_text
+        >>> from maskrcnn_custom._utils.atomic import atomic_write_text
         >>> atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "a.txt", "x").read_text()
         'x'
     """
@@ -93,7 +112,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
     Examples:
         >>> import tempfile, pathlib
-        >>> from maskrcnn_custom.hub.atomic import atomic_write_bytes
+        >>> from maskrcnn_custom._utils.atomic import atomic_write_bytes
         >>> atomic_write_bytes(pathlib.Path(tempfile.mkdtemp()) / "a.bin", b"x").read_bytes()
         b'x'
     """
