@@ -1,8 +1,8 @@
 """Weights on the Hugging Face Hub: download helpers, ``save_pretrained`` / ``from_pretrained`` / ``push_to_hub``."""
 
+from ..weights.download import hub_download
+from ..weights.model import MaskRCNNWeights, ModelWeights
 from .convert import convert_checkpoint
-from .download import hub_download
-from .model_weights import MaskRCNNWeights, ModelWeights
 from .pretrained import build_with_weights, from_pretrained, push_to_hub, save_pretrained
 
 __all__ = [

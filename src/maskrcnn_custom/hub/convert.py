@@ -1,6 +1,6 @@
 """Convert old ``torch.save(model.state_dict())`` checkpoints (the seed recipe's) into ``save_pretrained`` folders.
 
-The seed network (``/work/shared/seed``) is torchvision's ``resnet_fpn_backbone("resnet101")`` with
+The seed network is torchvision's ``resnet_fpn_backbone("resnet101")`` with
 ``FrozenBatchNorm2d`` (hence no ``num_batches_tracked`` keys), the seed's anchors and RoI pools and a
 1500-channel mask predictor: exactly ``maskrcnn_resnet101_fpn(weights_backbone=None,
 backbone_norm="frozen_bn")``. The checkpoint is read with ``torch.load(weights_only=True)`` only (no arbitrary
@@ -9,7 +9,6 @@ code can run), every key and shape is checked against that model, and the result
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,8 @@ from typing import Any
 
 import torch
 
+from .._utils.hashing import sha256_file
+from .._utils.state_dict import compare_state_dicts
 from ..models.builder import build_model, make_config
 from ..models.config import MaskRCNNConfig
 from ..weights.backbone import read_state_dict_file
@@ -28,14 +29,6 @@ __all__ = ["convert_checkpoint"]
 logger = logging.getLogger(__name__)
 
 _CLS_KEY = "roi_heads.box_predictor.cls_score.weight"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _strip_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -138,31 +131,23 @@ def convert_checkpoint(
 
     model = build_model(config)
     target = model.state_dict()
-    missing = sorted(set(target) - set(state))
-    unexpected = sorted(set(state) - set(target))
-    shapes = sorted(
-        f"{k}: file {tuple(state[k].shape)} vs model {tuple(target[k].shape)}"
-        for k in set(state) & set(target)
-        if state[k].shape != target[k].shape
-    )
-    if missing or unexpected or shapes:
+    report = compare_state_dicts(state, target)
+    if not report.ok:
         hint = ""
-        if any(k.endswith("num_batches_tracked") for k in unexpected) and config.backbone.norm == "frozen_bn":
+        if (
+            any(k.endswith("num_batches_tracked") for k in report.unexpected)
+            and config.backbone.norm == "frozen_bn"
+        ):
             hint = " The checkpoint has num_batches_tracked keys: its backbone used BatchNorm2d, pass backbone_norm='bn'."
-        elif any(k.endswith("num_batches_tracked") for k in missing):
+        elif any(k.endswith("num_batches_tracked") for k in report.missing):
             hint = " The checkpoint has no num_batches_tracked keys: its backbone used FrozenBatchNorm2d, pass backbone_norm='frozen_bn'."
-
-        def show(items: list[str]) -> str:
-            return f"{items[:20]}{' ...' if len(items) > 20 else ''} ({len(items)})"
-
         raise ValueError(
             f"{str(path)!r} does not match a {config.backbone.name} Mask R-CNN with backbone norm "
-            f"{config.backbone.norm!r}: missing keys {show(missing)}, unexpected keys {show(unexpected)}, shape "
-            f"mismatches {show(shapes)}.{hint} Pass arch=, backbone_norm= and the builder arguments the "
-            "checkpoint was made with, or config=."
+            f"{config.backbone.norm!r}: {report.describe(limit=20)}.{hint} Pass arch=, backbone_norm= and the "
+            "builder arguments the checkpoint was made with, or config=."
         )
     model.load_state_dict(state, strict=True)
-    digest = _sha256(path)
+    digest = sha256_file(path)
     out = save_pretrained(
         model,
         out_dir,

@@ -1,4 +1,4 @@
-"""Whole-model weights: ``save_pretrained``, ``from_pretrained``, ``push_to_hub`` and the builders' ``weights=``.
+"""Whole-model weights: ``save_pretrained``, ``from_pretrained`` and ``push_to_hub``.
 
 A saved model is a folder with ``config.json`` (the model's :class:`MaskRCNNConfig`, the library version and
 the class names), ``model.safetensors`` (the state dict) and ``README.md`` (a model card). The same folder
@@ -8,15 +8,11 @@ ever unpickled: weights travel as safetensors only.
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import json
 import logging
 import math
 import os
-import re
 import tempfile
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,23 +21,28 @@ import torch
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
 from .._utils.atomic import atomic_write, atomic_write_text
+from .._utils.repo_id import is_repo_id
 from .._version import __version__
-from ..models.builder import build_model
-from ..models.config import MaskRCNNConfig, as_level_tuples
-from ..models.validation import check_detector_kwargs, validate_config
-from .card import render_model_card
-from .source import (
+from ..models.config import MaskRCNNConfig
+from ..models.loading import (
+    CLASS_DEPENDENT_PREFIXES,
+    build_with_weights,
+    check_num_classes,
+    load_state_into_model,
+)
+from ..models.validation import validate_config
+from ..weights.source import (
     CARD_NAME,
     CONFIG_NAME,
     FORMAT_VERSION,
     LIBRARY_NAME,
     WEIGHTS_NAME,
     PretrainedLike,
-    WeightsSource,
     locate,
     parse_config,
     read_weights,
 )
+from .card import render_model_card
 
 __all__ = [
     "CLASS_DEPENDENT_PREFIXES",
@@ -52,15 +53,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: State-dict prefixes of the layers whose shape depends on ``num_classes``.
-CLASS_DEPENDENT_PREFIXES: tuple[str, ...] = (
-    "roi_heads.box_predictor.cls_score.",
-    "roi_heads.box_predictor.bbox_pred.",
-    "roi_heads.mask_predictor.mask_fcn_logits.",
-)
-
-_REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
 
 # --------------------------------------------------------------------------------------------- saving
@@ -156,7 +148,7 @@ def save_pretrained(
             raise TypeError(f"class_names must be a sequence of strings, got {type(class_names).__name__}")
         config = config.replace(class_names=tuple(class_names))
         validate_config(config)
-    if repo_id is not None and not _REPO_ID_RE.match(repo_id):
+    if repo_id is not None and not is_repo_id(repo_id, allow_revision=False):
         raise ValueError(f"repo_id must look like 'org/name', got {repo_id!r}")
     folder = Path(directory).expanduser()
     if folder.exists() and not folder.is_dir():
@@ -193,16 +185,6 @@ def save_pretrained(
 # --------------------------------------------------------------------------------------------- loading
 
 
-def _check_num_classes(num_classes: Any) -> None:
-    if num_classes is not None and (
-        isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
-    ):
-        raise ValueError(
-            f"num_classes must be None (keep the weights' classes) or an int >= 2 (your classes plus the "
-            f"background), got {num_classes!r}"
-        )
-
-
 def _device(map_location: Any) -> torch.device:
     try:
         return torch.device(map_location)
@@ -210,65 +192,6 @@ def _device(map_location: Any) -> torch.device:
         raise ValueError(
             f"map_location must name a torch device such as 'cpu' or 'cuda:0', got {map_location!r}"
         ) from exc
-
-
-def _is_class_dependent(key: str) -> bool:
-    return key.startswith(CLASS_DEPENDENT_PREFIXES)
-
-
-def _materialise(
-    config: MaskRCNNConfig,
-    state: dict[str, torch.Tensor],
-    origin: str,
-    *,
-    num_classes: int | None,
-    device: torch.device,
-) -> MaskRCNN:
-    """Build the model from ``config`` and load ``state`` strictly (except re-initialised class layers)."""
-    dropped: list[str] = []
-    saved_classes = config.num_classes
-    if num_classes is not None and num_classes != config.num_classes:
-        config = config.replace(num_classes=num_classes, class_names=None)
-        dropped = sorted(k for k in state if _is_class_dependent(k))
-        state = {k: v for k, v in state.items() if k not in dropped}
-    model = build_model(config)  # output layers get init_output_layers' small normal initialisation
-    target = model.state_dict()
-    fresh = {k for k in target if _is_class_dependent(k)} if dropped else set()
-    missing = sorted(set(target) - set(state) - fresh)
-    unexpected = sorted(set(state) - set(target))
-    shapes = sorted(
-        f"{k}: file {tuple(state[k].shape)} vs model {tuple(target[k].shape)}"
-        for k in set(state) & set(target)
-        if state[k].shape != target[k].shape
-    )
-    if missing or unexpected or shapes:
-
-        def show(items: list[str]) -> str:
-            return f"{items[:10]}{' ...' if len(items) > 10 else ''} ({len(items)})"
-
-        raise ValueError(
-            f"the weights of {origin} do not fit the model its {CONFIG_NAME} describes: missing keys "
-            f"{show(missing)}, unexpected keys {show(unexpected)}, shape mismatches {show(shapes)}. "
-            f"{CONFIG_NAME} and {WEIGHTS_NAME} do not belong together (edited, or mixed from two saves): save the "
-            "model again with save_pretrained, or use the matching files"
-        )
-    result = model.load_state_dict(state, strict=not dropped)
-    if dropped and (sorted(result.missing_keys) != sorted(fresh) or result.unexpected_keys):
-        raise RuntimeError(
-            f"internal error: unexpected keys after partial load: {result}"
-        )  # pragma: no cover
-    if dropped:
-        warnings.warn(
-            f"from_pretrained(num_classes={num_classes}): the weights of {origin} have {saved_classes} classes, so "
-            f"the class-dependent layers were re-initialised and {len(dropped)} keys of the checkpoint were "
-            f"dropped: {', '.join(dropped)}. Fine-tune the model before use.",
-            UserWarning,
-            stacklevel=3,
-        )
-    model.eval()
-    if device.type != "cpu":
-        model.to(device)
-    return model
 
 
 def from_pretrained(
@@ -320,13 +243,13 @@ def from_pretrained(
         >>> model.training
         False
     """
-    _check_num_classes(num_classes)
+    check_num_classes(num_classes)
     device = _device(map_location)
     source = locate(repo_id_or_path, revision=revision)
     kw = {"cache_dir": cache_dir, "local_files_only": local_files_only, "token": token, "progress": progress}
     config = parse_config(source.file(CONFIG_NAME, **kw), source.origin)
     state = read_weights(source.file(WEIGHTS_NAME, **kw), source.origin)
-    return _materialise(config, state, source.origin, num_classes=num_classes, device=device)
+    return load_state_into_model(config, state, source.origin, num_classes=num_classes, device=device)
 
 
 # --------------------------------------------------------------------------------------------- pushing
@@ -372,7 +295,7 @@ def push_to_hub(
     """
     from huggingface_hub import HfApi
 
-    if not isinstance(repo_id, str) or not _REPO_ID_RE.match(repo_id):
+    if not is_repo_id(repo_id, allow_revision=False):
         raise ValueError(
             f"repo_id must look like 'org/name' (no revision suffix; use revision=), got {repo_id!r}"
         )
@@ -393,129 +316,3 @@ def push_to_hub(
     url = str(getattr(info, "commit_url", info))
     logger.info("pushed %s to %s", repo_id, url)
     return url
-
-
-# --------------------------------------------------------------------------------------------- builders
-
-
-def _given(arch: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The builder keyword arguments the caller actually set (those that differ from the builder's defaults)."""
-    from ..models.registry import get_model_builder
-
-    params = inspect.signature(get_model_builder(f"maskrcnn_{arch}_fpn")).parameters
-    given = {}
-    for key, value in kwargs.items():
-        p = params.get(key)
-        if (
-            p is not None
-            and p.default is not inspect.Parameter.empty
-            and (value is p.default or value == p.default)
-        ):
-            continue
-        given[key] = value
-    return given
-
-
-def _apply_builder_kwargs(config: MaskRCNNConfig, given: dict[str, Any], origin: str) -> MaskRCNNConfig:
-    """Check builder kwargs against the weights' config; apply the ones that do not change the architecture."""
-    given = dict(given)
-    levels = len(config.backbone.featmap_names)
-    fixed: dict[str, tuple[Any, Any]] = {}
-    if "anchor_sizes" in given:
-        fixed["anchor_sizes"] = (
-            as_level_tuples(given.pop("anchor_sizes"), name="anchor_sizes"),
-            config.anchors.sizes,
-        )
-    if "aspect_ratios" in given:
-        value = as_level_tuples(given.pop("aspect_ratios"), name="aspect_ratios", levels=levels)
-        fixed["aspect_ratios"] = (value, config.anchors.aspect_ratios)
-    for key, current in (
-        ("box_roi_pool", config.box_roi_pool),
-        ("mask_roi_pool", config.mask_roi_pool),
-        ("mask_hidden_dim", config.mask_head.hidden_dim),
-        ("backbone_norm", config.backbone.norm),
-    ):
-        if key in given:
-            fixed[key] = (given.pop(key), current)
-    if "mask_head_layers" in given:
-        fixed["mask_head_layers"] = (tuple(given.pop("mask_head_layers")), config.mask_head.conv_layers)
-    clashes = [f"{k}={v!r} (the weights have {w!r})" for k, (v, w) in fixed.items() if v != w]
-    if clashes:
-        raise ValueError(
-            f"weights={origin} fix the architecture, but {', '.join(clashes)}. Drop these arguments (the "
-            f"architecture comes from the weights' {CONFIG_NAME}), or build without weights="
-        )
-    changes: dict[str, Any] = {}
-    if "trainable_backbone_layers" in given:
-        n = given.pop("trainable_backbone_layers")
-        if n is not None:
-            if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 5:
-                raise ValueError(f"trainable_backbone_layers must be None or an int in [0, 5], got {n!r}")
-            changes["backbone"] = dataclasses.replace(config.backbone, trainable_layers=n)
-    if "class_names" in given:
-        names = given.pop("class_names")
-        changes["class_names"] = None if names is None else tuple(names)
-    for key in ("min_size", "max_size", "rpn_batch_size_per_image"):
-        if key in given:
-            value = given.pop(key)
-            changes[key] = tuple(value) if isinstance(value, list) else value
-    if given:
-        check_detector_kwargs(given)
-        changes["detector_kwargs"] = {
-            **dict(config.detector_kwargs),
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()},
-        }
-    config = config.replace(**changes) if changes else config
-    validate_config(config)
-    return config
-
-
-def build_with_weights(
-    arch: str, weights: Any, *, num_classes: int | None, progress: bool, **kwargs: Any
-) -> MaskRCNN:
-    """Build ``maskrcnn_{arch}_fpn(weights=...)``: the model described by the weights, with the weights loaded.
-
-    The weights' ``config.json`` decides the architecture. Builder arguments that would change it
-    (anchors, RoI pools, mask head, backbone norm) must agree with it; settings that leave the weights
-    valid (``trainable_backbone_layers``, ``class_names``, ``min_size``, ``box_score_thresh`` and other
-    scalar ``MaskRCNN`` options) are applied on top. Everything is checked after ``config.json`` is read
-    and before ``model.safetensors`` is downloaded.
-
-    Args:
-        arch: The builder's backbone, e.g. ``"resnet101"``.
-        weights: A :class:`MaskRCNNWeights` member or its name, a Hub repo id, or a local folder.
-        num_classes: Must be ``None`` or the weights' own number of classes.
-        progress: Show download progress bars.
-        **kwargs: The builder's other keyword arguments.
-
-    Returns:
-        The model in eval mode.
-
-    Raises:
-        ValueError: If the weights are for another backbone, ``num_classes`` differs from theirs (use
-            ``from_pretrained(..., num_classes=N)`` to fine-tune), or an argument contradicts their config.
-
-    Examples:
-        >>> import tempfile
-        >>> from maskrcnn_custom import maskrcnn_resnet18_fpn, save_pretrained
-        >>> folder = save_pretrained(maskrcnn_resnet18_fpn(weights_backbone=None), tempfile.mkdtemp())
-        >>> maskrcnn_resnet18_fpn(weights=folder, box_score_thresh=0.5).roi_heads.score_thresh
-        0.5
-    """
-    _check_num_classes(num_classes)
-    source: WeightsSource = locate(weights, what="weights")
-    config = parse_config(source.file(CONFIG_NAME, progress=progress), source.origin)
-    if config.backbone.name != arch:
-        raise ValueError(
-            f"weights={source.origin} are for a {config.backbone.name} backbone but maskrcnn_{arch}_fpn builds a "
-            f"{arch}; call maskrcnn_{config.backbone.name}_fpn(weights=...) or from_pretrained(...) instead"
-        )
-    if num_classes is not None and num_classes != config.num_classes:
-        raise ValueError(
-            f"num_classes={num_classes} conflicts with weights={source.origin}, which have "
-            f"{config.num_classes} classes. To fine-tune them for {num_classes} classes use "
-            f"from_pretrained(..., num_classes={num_classes}), which re-initialises only the class-dependent layers"
-        )
-    config = _apply_builder_kwargs(config, _given(arch, kwargs), source.origin)
-    state = read_weights(source.file(WEIGHTS_NAME, progress=progress), source.origin)
-    return _materialise(config, state, source.origin, num_classes=None, device=torch.device("cpu"))

@@ -1,7 +1,9 @@
 """Model builders: ``maskrcnn_resnet101_fpn`` (the seed network) and its ResNet-18/34/50/152 siblings.
 
-Every builder translates its keyword arguments into a :class:`MaskRCNNConfig` (:func:`make_config`), then
-:func:`build_model` turns the config into modules: one code path for both views.
+Every builder is one decorated function that calls :func:`_build`: without ``weights=`` its keyword arguments
+become a :class:`MaskRCNNConfig` (:func:`make_config`) that :func:`build_model` turns into modules; with
+``weights=`` the weights' own config is taken and only the arguments the caller actually passed are applied
+on top (:func:`maskrcnn_custom.models.loading.build_with_weights`). One code path for both views.
 """
 
 from __future__ import annotations
@@ -10,18 +12,19 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-from torchvision.models.detection.mask_rcnn import MaskRCNN, MaskRCNNHeads, MaskRCNNPredictor
-from torchvision.models.detection.rpn import AnchorGenerator, RPNHead
-from torchvision.ops import MultiScaleRoIAlign
+from torchvision.models.detection.mask_rcnn import MaskRCNN
 
+from .._utils.checks import check_int
 from ..weights.backbone import (
     BackboneWeightsLike,
-    backbone_weights_enum,
+    ResNet18BackboneWeights,
+    ResNet34BackboneWeights,
+    ResNet50BackboneWeights,
+    ResNet101BackboneWeights,
+    ResNet152BackboneWeights,
     load_backbone_weights,
     resolve_backbone_source,
 )
-from .backbone import build_backbone
 from .config import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -33,7 +36,8 @@ from .config import (
     RoIPoolConfig,
     as_level_tuples,
 )
-from .init import init_output_layers
+from .loading import build_with_weights
+from .network import build_model
 from .registry import register_model
 from .validation import check_detector_kwargs, validate_config
 
@@ -52,65 +56,24 @@ _SEED_MASK_POOL = RoIPoolConfig(featmap_names=("0",), output_size=14, sampling_r
 _SEED_MASK_LAYERS = (256, 256, 256, 256)
 
 
-def _pool(config: RoIPoolConfig) -> MultiScaleRoIAlign:
-    return MultiScaleRoIAlign(
-        featmap_names=list(config.featmap_names),
-        output_size=config.output_size if isinstance(config.output_size, int) else list(config.output_size),
-        sampling_ratio=config.sampling_ratio,
-    )
+class _Unset:
+    """The default of builder arguments: "not given", so an explicit value (even the default) is applied."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<seed default>"
+
+    def __reduce__(self) -> str:
+        return "_UNSET"
 
 
-def build_model(config: MaskRCNNConfig) -> MaskRCNN:
-    """Build a randomly initialised Mask R-CNN from a config (validated first).
-
-    The returned model is a plain ``torchvision.models.detection.MaskRCNN``; it carries its config as
-    ``model.config`` so it can be saved (``save_pretrained``) and rebuilt later. Every input channel count
-    of the heads is derived from the config, never hard-coded.
-
-    Args:
-        config: The network description.
-
-    Returns:
-        The model, in training mode, with small normal initialisation of its output layers
-        (see :func:`init_output_layers`).
-
-    Raises:
-        ValueError: If the config is invalid (before any module is built).
-
-    Examples:
-        >>> from maskrcnn_custom import MaskRCNNConfig, BackboneConfig, build_model
-        >>> cfg = MaskRCNNConfig(backbone=BackboneConfig(name="resnet18"), num_classes=3)
-        >>> model = build_model(cfg)
-        >>> model.config == cfg
-        True
-    """
-    validate_config(config)
-    backbone = build_backbone(config.backbone)
-    out = config.backbone.out_channels
-    anchors = AnchorGenerator(sizes=config.anchors.sizes, aspect_ratios=config.anchors.aspect_ratios)
-    rpn_head = RPNHead(out, config.anchors.num_anchors_per_location[0])
-    h, w = config.box_roi_pool.output_hw
-    rep = config.box_head.representation_size
-    mask_layers = config.mask_head.conv_layers
-    model = MaskRCNN(
-        backbone,
-        num_classes=None,
-        min_size=config.min_size,
-        max_size=config.max_size,
-        rpn_anchor_generator=anchors,
-        rpn_head=rpn_head,
-        rpn_batch_size_per_image=config.rpn_batch_size_per_image,
-        box_roi_pool=_pool(config.box_roi_pool),
-        box_head=TwoMLPHead(out * h * w, rep),
-        box_predictor=FastRCNNPredictor(rep, config.num_classes),
-        mask_roi_pool=_pool(config.mask_roi_pool),
-        mask_head=MaskRCNNHeads(out, list(mask_layers), config.mask_head.dilation),
-        mask_predictor=MaskRCNNPredictor(mask_layers[-1], config.mask_head.hidden_dim, config.num_classes),
-        **dict(config.detector_kwargs),
-    )
-    init_output_layers(model)
-    model.config = config
-    return model
+_UNSET: Any = _Unset()
 
 
 def make_config(
@@ -146,15 +109,14 @@ def make_config(
         >>> make_config(num_classes=3).anchors.sizes
         ((32,), (64,), (64,), (76,), (100,))
     """
-    if trainable_backbone_layers is not None and (
-        isinstance(trainable_backbone_layers, bool)
-        or not isinstance(trainable_backbone_layers, int)
-        or not 0 <= trainable_backbone_layers <= 5
-    ):
-        raise ValueError(
-            "trainable_backbone_layers must be None or an int in [0, 5] (0 freezes the whole ResNet, 5 trains all "
-            f"of it), got {trainable_backbone_layers!r}"
-        )
+    check_int(
+        trainable_backbone_layers,
+        "trainable_backbone_layers",
+        minimum=0,
+        maximum=5,
+        allow_none=True,
+        hint="0 freezes the whole ResNet, 5 trains all of it",
+    )
     if not pretrained_backbone:
         if trainable_backbone_layers not in (None, 5):
             warnings.warn(
@@ -212,12 +174,13 @@ def _build(
     progress: bool,
     **kwargs: Any,
 ) -> MaskRCNN:
+    """The one build path of every builder; arguments left at ``_UNSET`` were not given by the caller."""
+    given = {k: v for k, v in kwargs.items() if v is not _UNSET}
     if weights is not None:
-        from ..hub.pretrained import build_with_weights
-
-        return build_with_weights(arch, weights, num_classes=num_classes, progress=progress, **kwargs)
+        # torchvision's order: the weights entry decides the config, explicit arguments override it.
+        return build_with_weights(arch, weights, num_classes=num_classes, progress=progress, **given)
     config = make_config(
-        backbone=arch, pretrained_backbone=weights_backbone is not None, num_classes=num_classes, **kwargs
+        backbone=arch, pretrained_backbone=weights_backbone is not None, num_classes=num_classes, **given
     )
     if weights_backbone is not None:
         # Check names, types and files before building anything, so a typo fails fast.
@@ -228,31 +191,50 @@ def _build(
     return model
 
 
-_DOC = """Mask R-CNN with a {title} FPN backbone, configured like the seed network.
+@register_model()
+def maskrcnn_resnet18_fpn(
+    *,
+    weights: Any = None,
+    weights_backbone: BackboneWeightsLike = ResNet18BackboneWeights.IMAGENET1K_V1,
+    num_classes: int | None = None,
+    trainable_backbone_layers: int | None = _UNSET,
+    anchor_sizes: Sequence[Any] = _UNSET,
+    aspect_ratios: Sequence[Any] = _UNSET,
+    box_roi_pool: RoIPoolConfig = _UNSET,
+    mask_roi_pool: RoIPoolConfig = _UNSET,
+    mask_hidden_dim: int = _UNSET,
+    progress: bool = True,
+    **kwargs: Any,
+) -> MaskRCNN:
+    """Mask R-CNN with a ResNet-18 FPN backbone, configured like the seed network.
 
-    With default arguments the network is the seed's, parameter for parameter: anchor sizes
-    ``((32,), (64,), (64,), (76,), (100,))`` with aspect ratios ``(0.25, 0.33, 1, 2, 3)`` on each of the
-    5 FPN levels, box RoI pool on feature map ``"0"`` (output 7, sampling ratio 2), mask RoI pool on
-    ``"0"`` (output 14, sampling ratio 2), ``min_size = max_size = 256``, ``rpn_batch_size_per_image=512``,
-    ``FastRCNNPredictor(1024, num_classes)`` and ``MaskRCNNPredictor(256, 1500, num_classes)``. The output
-    layers get small normal initial weights (see :func:`init_output_layers`) so training from scratch
-    stays finite.
+    The lightest member of the family: fast on a CPU, the one the tests and quick examples use.
+
+    With default arguments the network is the seed's design: anchor sizes ``((32,), (64,), (64,), (76,), (100,))``
+    with aspect ratios ``(0.25, 0.33, 1, 2, 3)`` on each of the 5 FPN levels, box RoI pool on feature map
+    ``"0"`` (output 7, sampling ratio 2), mask RoI pool on ``"0"`` (output 14, sampling ratio 2),
+    ``min_size = max_size = 256``, ``rpn_batch_size_per_image=512``, ``FastRCNNPredictor(1024, num_classes)``
+    and ``MaskRCNNPredictor(256, 1500, num_classes)``. The output layers get small normal initial weights
+    (see :func:`~maskrcnn_custom.init_output_layers`) so training from scratch stays finite.
 
     Args:
-        weights: Whole-model weights: a weights enum member, a Hub repo id (``"org/name"`` or
-            ``"org/name@revision"``) or a local ``save_pretrained`` folder. The architecture then comes from
-            the weights' ``config.json``.
-        weights_backbone: ImageNet backbone weights (default ``{enum}.IMAGENET1K_V1``, torchvision's),
+        weights: Whole-model weights: a :class:`~maskrcnn_custom.MaskRCNNWeights` member or its name, a Hub
+            repo id (``"org/name"`` or ``"org/name@revision"``) or a local ``save_pretrained`` folder. The
+            architecture then comes from the weights' ``config.json``; only the arguments you pass are applied
+            on top (those that would change the architecture must agree with it), and ``weights_backbone`` is
+            not used.
+        weights_backbone: ImageNet backbone weights (default ``ResNet18BackboneWeights.IMAGENET1K_V1``, torchvision's),
             given as an enum member, its name, a Hub repo id, a local file, or ``None`` for a random,
             trainable-BatchNorm backbone.
         num_classes: Number of classes including the background (default 2, or the weights' own).
-        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5. ``None``: 3 with a pretrained
-            backbone, 5 without (torchvision's rule).
-        anchor_sizes: One tuple of anchor sizes per FPN level (5 levels).
-        aspect_ratios: One tuple of aspect ratios (height / width) per level, or one flat tuple for all levels.
-        box_roi_pool: RoI pooling of the box branch.
-        mask_roi_pool: RoI pooling of the mask branch.
-        mask_hidden_dim: Channels of the mask predictor's transposed conv (seed: 1500).
+        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5. Default (or ``None``): 3 with a
+            pretrained backbone, 5 without (torchvision's rule).
+        anchor_sizes: One tuple of anchor sizes per FPN level (5 levels); default the seed's.
+        aspect_ratios: One tuple of aspect ratios (height / width) per level, or one flat tuple for all
+            levels; default the seed's.
+        box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
+        mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
+        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
         progress: Show download progress (huggingface_hub's progress bars).
         **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
             the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
@@ -265,53 +247,330 @@ _DOC = """Mask R-CNN with a {title} FPN backbone, configured like the seed netwo
         ValueError: For any invalid setting, before any module is built, naming the parameter and the fix.
 
     Examples:
-        >>> from maskrcnn_custom import {name}
-        >>> model = {name}(weights_backbone=None, num_classes=3)
-        >>> model.config.num_classes
-        3
-"""
+        >>> from maskrcnn_custom import maskrcnn_resnet18_fpn
+        >>> model = maskrcnn_resnet18_fpn(weights_backbone=None, num_classes=3)
+        >>> model.config.num_classes, model.config.backbone.name
+        (3, 'resnet18')
+    """
+    return _build(
+        "resnet18",
+        weights=weights,
+        weights_backbone=weights_backbone,
+        num_classes=num_classes,
+        progress=progress,
+        trainable_backbone_layers=trainable_backbone_layers,
+        anchor_sizes=anchor_sizes,
+        aspect_ratios=aspect_ratios,
+        box_roi_pool=box_roi_pool,
+        mask_roi_pool=mask_roi_pool,
+        mask_hidden_dim=mask_hidden_dim,
+        **kwargs,
+    )
 
 
-def _make_builder(arch: str, title: str) -> Any:
-    enum_cls = backbone_weights_enum(arch)
-    name = f"maskrcnn_{arch}_fpn"
+@register_model()
+def maskrcnn_resnet34_fpn(
+    *,
+    weights: Any = None,
+    weights_backbone: BackboneWeightsLike = ResNet34BackboneWeights.IMAGENET1K_V1,
+    num_classes: int | None = None,
+    trainable_backbone_layers: int | None = _UNSET,
+    anchor_sizes: Sequence[Any] = _UNSET,
+    aspect_ratios: Sequence[Any] = _UNSET,
+    box_roi_pool: RoIPoolConfig = _UNSET,
+    mask_roi_pool: RoIPoolConfig = _UNSET,
+    mask_hidden_dim: int = _UNSET,
+    progress: bool = True,
+    **kwargs: Any,
+) -> MaskRCNN:
+    """Mask R-CNN with a ResNet-34 FPN backbone, configured like the seed network.
 
-    def builder(
-        *,
-        weights: Any = None,
-        weights_backbone: BackboneWeightsLike = enum_cls.IMAGENET1K_V1,
-        num_classes: int | None = None,
-        trainable_backbone_layers: int | None = None,
-        anchor_sizes: Sequence[Any] = SEED_ANCHOR_SIZES,
-        aspect_ratios: Sequence[Any] = SEED_ASPECT_RATIOS,
-        box_roi_pool: RoIPoolConfig = _SEED_BOX_POOL,
-        mask_roi_pool: RoIPoolConfig = _SEED_MASK_POOL,
-        mask_hidden_dim: int = 1500,
-        progress: bool = True,
-        **kwargs: Any,
-    ) -> MaskRCNN:
-        return _build(
-            arch,
-            weights=weights,
-            weights_backbone=weights_backbone,
-            num_classes=num_classes,
-            progress=progress,
-            trainable_backbone_layers=trainable_backbone_layers,
-            anchor_sizes=anchor_sizes,
-            aspect_ratios=aspect_ratios,
-            box_roi_pool=box_roi_pool,
-            mask_roi_pool=mask_roi_pool,
-            mask_hidden_dim=mask_hidden_dim,
-            **kwargs,
-        )
+    A light backbone, between ResNet-18 and ResNet-50 in size.
 
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = _DOC.format(title=title, enum=enum_cls.__name__, name=name)
-    return register_model(name)(builder)
+    With default arguments the network is the seed's design: anchor sizes ``((32,), (64,), (64,), (76,), (100,))``
+    with aspect ratios ``(0.25, 0.33, 1, 2, 3)`` on each of the 5 FPN levels, box RoI pool on feature map
+    ``"0"`` (output 7, sampling ratio 2), mask RoI pool on ``"0"`` (output 14, sampling ratio 2),
+    ``min_size = max_size = 256``, ``rpn_batch_size_per_image=512``, ``FastRCNNPredictor(1024, num_classes)``
+    and ``MaskRCNNPredictor(256, 1500, num_classes)``. The output layers get small normal initial weights
+    (see :func:`~maskrcnn_custom.init_output_layers`) so training from scratch stays finite.
+
+    Args:
+        weights: Whole-model weights: a :class:`~maskrcnn_custom.MaskRCNNWeights` member or its name, a Hub
+            repo id (``"org/name"`` or ``"org/name@revision"``) or a local ``save_pretrained`` folder. The
+            architecture then comes from the weights' ``config.json``; only the arguments you pass are applied
+            on top (those that would change the architecture must agree with it), and ``weights_backbone`` is
+            not used.
+        weights_backbone: ImageNet backbone weights (default ``ResNet34BackboneWeights.IMAGENET1K_V1``, torchvision's),
+            given as an enum member, its name, a Hub repo id, a local file, or ``None`` for a random,
+            trainable-BatchNorm backbone.
+        num_classes: Number of classes including the background (default 2, or the weights' own).
+        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5. Default (or ``None``): 3 with a
+            pretrained backbone, 5 without (torchvision's rule).
+        anchor_sizes: One tuple of anchor sizes per FPN level (5 levels); default the seed's.
+        aspect_ratios: One tuple of aspect ratios (height / width) per level, or one flat tuple for all
+            levels; default the seed's.
+        box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
+        mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
+        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
+        progress: Show download progress (huggingface_hub's progress bars).
+        **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
+            the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
+            argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
+
+    Returns:
+        A ``torchvision.models.detection.MaskRCNN`` with its config in ``model.config``.
+
+    Raises:
+        ValueError: For any invalid setting, before any module is built, naming the parameter and the fix.
+
+    Examples:
+        >>> from maskrcnn_custom import maskrcnn_resnet34_fpn
+        >>> model = maskrcnn_resnet34_fpn(weights_backbone=None, num_classes=3)
+        >>> model.config.num_classes, model.config.backbone.name
+        (3, 'resnet34')
+    """
+    return _build(
+        "resnet34",
+        weights=weights,
+        weights_backbone=weights_backbone,
+        num_classes=num_classes,
+        progress=progress,
+        trainable_backbone_layers=trainable_backbone_layers,
+        anchor_sizes=anchor_sizes,
+        aspect_ratios=aspect_ratios,
+        box_roi_pool=box_roi_pool,
+        mask_roi_pool=mask_roi_pool,
+        mask_hidden_dim=mask_hidden_dim,
+        **kwargs,
+    )
 
 
-maskrcnn_resnet18_fpn = _make_builder("resnet18", "ResNet-18 (light, for fast CPU work and tests)")
-maskrcnn_resnet34_fpn = _make_builder("resnet34", "ResNet-34 (light)")
-maskrcnn_resnet50_fpn = _make_builder("resnet50", "ResNet-50")
-maskrcnn_resnet101_fpn = _make_builder("resnet101", "ResNet-101 (the seed network)")
-maskrcnn_resnet152_fpn = _make_builder("resnet152", "ResNet-152")
+@register_model()
+def maskrcnn_resnet50_fpn(
+    *,
+    weights: Any = None,
+    weights_backbone: BackboneWeightsLike = ResNet50BackboneWeights.IMAGENET1K_V1,
+    num_classes: int | None = None,
+    trainable_backbone_layers: int | None = _UNSET,
+    anchor_sizes: Sequence[Any] = _UNSET,
+    aspect_ratios: Sequence[Any] = _UNSET,
+    box_roi_pool: RoIPoolConfig = _UNSET,
+    mask_roi_pool: RoIPoolConfig = _UNSET,
+    mask_hidden_dim: int = _UNSET,
+    progress: bool = True,
+    **kwargs: Any,
+) -> MaskRCNN:
+    """Mask R-CNN with a ResNet-50 FPN backbone, configured like the seed network.
+
+    The first bottleneck ResNet; also has ``IMAGENET1K_V2`` backbone weights.
+
+    With default arguments the network is the seed's design: anchor sizes ``((32,), (64,), (64,), (76,), (100,))``
+    with aspect ratios ``(0.25, 0.33, 1, 2, 3)`` on each of the 5 FPN levels, box RoI pool on feature map
+    ``"0"`` (output 7, sampling ratio 2), mask RoI pool on ``"0"`` (output 14, sampling ratio 2),
+    ``min_size = max_size = 256``, ``rpn_batch_size_per_image=512``, ``FastRCNNPredictor(1024, num_classes)``
+    and ``MaskRCNNPredictor(256, 1500, num_classes)``. The output layers get small normal initial weights
+    (see :func:`~maskrcnn_custom.init_output_layers`) so training from scratch stays finite.
+
+    Args:
+        weights: Whole-model weights: a :class:`~maskrcnn_custom.MaskRCNNWeights` member or its name, a Hub
+            repo id (``"org/name"`` or ``"org/name@revision"``) or a local ``save_pretrained`` folder. The
+            architecture then comes from the weights' ``config.json``; only the arguments you pass are applied
+            on top (those that would change the architecture must agree with it), and ``weights_backbone`` is
+            not used.
+        weights_backbone: ImageNet backbone weights (default ``ResNet50BackboneWeights.IMAGENET1K_V1``, torchvision's),
+            given as an enum member, its name, a Hub repo id, a local file, or ``None`` for a random,
+            trainable-BatchNorm backbone.
+        num_classes: Number of classes including the background (default 2, or the weights' own).
+        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5. Default (or ``None``): 3 with a
+            pretrained backbone, 5 without (torchvision's rule).
+        anchor_sizes: One tuple of anchor sizes per FPN level (5 levels); default the seed's.
+        aspect_ratios: One tuple of aspect ratios (height / width) per level, or one flat tuple for all
+            levels; default the seed's.
+        box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
+        mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
+        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
+        progress: Show download progress (huggingface_hub's progress bars).
+        **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
+            the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
+            argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
+
+    Returns:
+        A ``torchvision.models.detection.MaskRCNN`` with its config in ``model.config``.
+
+    Raises:
+        ValueError: For any invalid setting, before any module is built, naming the parameter and the fix.
+
+    Examples:
+        >>> from maskrcnn_custom import maskrcnn_resnet50_fpn
+        >>> model = maskrcnn_resnet50_fpn(weights_backbone=None, num_classes=3)
+        >>> model.config.num_classes, model.config.backbone.name
+        (3, 'resnet50')
+    """
+    return _build(
+        "resnet50",
+        weights=weights,
+        weights_backbone=weights_backbone,
+        num_classes=num_classes,
+        progress=progress,
+        trainable_backbone_layers=trainable_backbone_layers,
+        anchor_sizes=anchor_sizes,
+        aspect_ratios=aspect_ratios,
+        box_roi_pool=box_roi_pool,
+        mask_roi_pool=mask_roi_pool,
+        mask_hidden_dim=mask_hidden_dim,
+        **kwargs,
+    )
+
+
+@register_model()
+def maskrcnn_resnet101_fpn(
+    *,
+    weights: Any = None,
+    weights_backbone: BackboneWeightsLike = ResNet101BackboneWeights.IMAGENET1K_V1,
+    num_classes: int | None = None,
+    trainable_backbone_layers: int | None = _UNSET,
+    anchor_sizes: Sequence[Any] = _UNSET,
+    aspect_ratios: Sequence[Any] = _UNSET,
+    box_roi_pool: RoIPoolConfig = _UNSET,
+    mask_roi_pool: RoIPoolConfig = _UNSET,
+    mask_hidden_dim: int = _UNSET,
+    progress: bool = True,
+    **kwargs: Any,
+) -> MaskRCNN:
+    """Mask R-CNN with a ResNet-101 FPN backbone, configured like the seed network.
+
+    The seed network: ``maskrcnn_resnet101_fpn(weights_backbone=None)`` is the seed's architecture, parameter for parameter.
+
+    With default arguments the network is the seed's design: anchor sizes ``((32,), (64,), (64,), (76,), (100,))``
+    with aspect ratios ``(0.25, 0.33, 1, 2, 3)`` on each of the 5 FPN levels, box RoI pool on feature map
+    ``"0"`` (output 7, sampling ratio 2), mask RoI pool on ``"0"`` (output 14, sampling ratio 2),
+    ``min_size = max_size = 256``, ``rpn_batch_size_per_image=512``, ``FastRCNNPredictor(1024, num_classes)``
+    and ``MaskRCNNPredictor(256, 1500, num_classes)``. The output layers get small normal initial weights
+    (see :func:`~maskrcnn_custom.init_output_layers`) so training from scratch stays finite.
+
+    Args:
+        weights: Whole-model weights: a :class:`~maskrcnn_custom.MaskRCNNWeights` member or its name, a Hub
+            repo id (``"org/name"`` or ``"org/name@revision"``) or a local ``save_pretrained`` folder. The
+            architecture then comes from the weights' ``config.json``; only the arguments you pass are applied
+            on top (those that would change the architecture must agree with it), and ``weights_backbone`` is
+            not used.
+        weights_backbone: ImageNet backbone weights (default ``ResNet101BackboneWeights.IMAGENET1K_V1``, torchvision's),
+            given as an enum member, its name, a Hub repo id, a local file, or ``None`` for a random,
+            trainable-BatchNorm backbone.
+        num_classes: Number of classes including the background (default 2, or the weights' own).
+        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5. Default (or ``None``): 3 with a
+            pretrained backbone, 5 without (torchvision's rule).
+        anchor_sizes: One tuple of anchor sizes per FPN level (5 levels); default the seed's.
+        aspect_ratios: One tuple of aspect ratios (height / width) per level, or one flat tuple for all
+            levels; default the seed's.
+        box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
+        mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
+        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
+        progress: Show download progress (huggingface_hub's progress bars).
+        **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
+            the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
+            argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
+
+    Returns:
+        A ``torchvision.models.detection.MaskRCNN`` with its config in ``model.config``.
+
+    Raises:
+        ValueError: For any invalid setting, before any module is built, naming the parameter and the fix.
+
+    Examples:
+        >>> from maskrcnn_custom import maskrcnn_resnet101_fpn
+        >>> model = maskrcnn_resnet101_fpn(weights_backbone=None, num_classes=3)
+        >>> model.config.num_classes, model.config.backbone.name
+        (3, 'resnet101')
+    """
+    return _build(
+        "resnet101",
+        weights=weights,
+        weights_backbone=weights_backbone,
+        num_classes=num_classes,
+        progress=progress,
+        trainable_backbone_layers=trainable_backbone_layers,
+        anchor_sizes=anchor_sizes,
+        aspect_ratios=aspect_ratios,
+        box_roi_pool=box_roi_pool,
+        mask_roi_pool=mask_roi_pool,
+        mask_hidden_dim=mask_hidden_dim,
+        **kwargs,
+    )
+
+
+@register_model()
+def maskrcnn_resnet152_fpn(
+    *,
+    weights: Any = None,
+    weights_backbone: BackboneWeightsLike = ResNet152BackboneWeights.IMAGENET1K_V1,
+    num_classes: int | None = None,
+    trainable_backbone_layers: int | None = _UNSET,
+    anchor_sizes: Sequence[Any] = _UNSET,
+    aspect_ratios: Sequence[Any] = _UNSET,
+    box_roi_pool: RoIPoolConfig = _UNSET,
+    mask_roi_pool: RoIPoolConfig = _UNSET,
+    mask_hidden_dim: int = _UNSET,
+    progress: bool = True,
+    **kwargs: Any,
+) -> MaskRCNN:
+    """Mask R-CNN with a ResNet-152 FPN backbone, configured like the seed network.
+
+    The deepest backbone of the family.
+
+    With default arguments the network is the seed's design: anchor sizes ``((32,), (64,), (64,), (76,), (100,))``
+    with aspect ratios ``(0.25, 0.33, 1, 2, 3)`` on each of the 5 FPN levels, box RoI pool on feature map
+    ``"0"`` (output 7, sampling ratio 2), mask RoI pool on ``"0"`` (output 14, sampling ratio 2),
+    ``min_size = max_size = 256``, ``rpn_batch_size_per_image=512``, ``FastRCNNPredictor(1024, num_classes)``
+    and ``MaskRCNNPredictor(256, 1500, num_classes)``. The output layers get small normal initial weights
+    (see :func:`~maskrcnn_custom.init_output_layers`) so training from scratch stays finite.
+
+    Args:
+        weights: Whole-model weights: a :class:`~maskrcnn_custom.MaskRCNNWeights` member or its name, a Hub
+            repo id (``"org/name"`` or ``"org/name@revision"``) or a local ``save_pretrained`` folder. The
+            architecture then comes from the weights' ``config.json``; only the arguments you pass are applied
+            on top (those that would change the architecture must agree with it), and ``weights_backbone`` is
+            not used.
+        weights_backbone: ImageNet backbone weights (default ``ResNet152BackboneWeights.IMAGENET1K_V1``, torchvision's),
+            given as an enum member, its name, a Hub repo id, a local file, or ``None`` for a random,
+            trainable-BatchNorm backbone.
+        num_classes: Number of classes including the background (default 2, or the weights' own).
+        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5. Default (or ``None``): 3 with a
+            pretrained backbone, 5 without (torchvision's rule).
+        anchor_sizes: One tuple of anchor sizes per FPN level (5 levels); default the seed's.
+        aspect_ratios: One tuple of aspect ratios (height / width) per level, or one flat tuple for all
+            levels; default the seed's.
+        box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
+        mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
+        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
+        progress: Show download progress (huggingface_hub's progress bars).
+        **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
+            the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
+            argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
+
+    Returns:
+        A ``torchvision.models.detection.MaskRCNN`` with its config in ``model.config``.
+
+    Raises:
+        ValueError: For any invalid setting, before any module is built, naming the parameter and the fix.
+
+    Examples:
+        >>> from maskrcnn_custom import maskrcnn_resnet152_fpn
+        >>> model = maskrcnn_resnet152_fpn(weights_backbone=None, num_classes=3)
+        >>> model.config.num_classes, model.config.backbone.name
+        (3, 'resnet152')
+    """
+    return _build(
+        "resnet152",
+        weights=weights,
+        weights_backbone=weights_backbone,
+        num_classes=num_classes,
+        progress=progress,
+        trainable_backbone_layers=trainable_backbone_layers,
+        anchor_sizes=anchor_sizes,
+        aspect_ratios=aspect_ratios,
+        box_roi_pool=box_roi_pool,
+        mask_roi_pool=mask_roi_pool,
+        mask_hidden_dim=mask_hidden_dim,
+        **kwargs,
+    )

@@ -9,19 +9,24 @@ and ``HF_ENDPOINT`` are honoured), never unpickles anything from the network, dr
 
 from __future__ import annotations
 
-import enum
 import os
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
 import torch
 from torch import nn
 
+from .._utils.repo_id import is_repo_id, split_repo_id
+from .._utils.state_dict import compare_state_dicts
+from ._api import WeightsEnum, WeightsRecord
+from .download import hub_download
+
 __all__ = [
+    "BACKBONE_WEIGHTS_BY_ARCH",
     "BackboneWeights",
+    "BackboneWeightsEnum",
     "BackboneWeightsLike",
     "ResNet18BackboneWeights",
     "ResNet34BackboneWeights",
@@ -36,22 +41,16 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class BackboneWeights:
-    """Where a set of backbone weights lives and what it is.
+class BackboneWeights(WeightsRecord):
+    """Where a set of backbone weights lives and what it is (a :class:`~maskrcnn_custom.weights.WeightsRecord`).
 
     Attributes:
         repo_id: Hugging Face Hub repository.
         revision: Branch, tag or commit hash to download; a commit hash pins the exact file.
-        filename: Safetensors file inside the repository.
         sha256: Expected SHA-256 of the file, when known (checked after download).
+        filename: Safetensors file inside the repository.
         meta: Source, license, ImageNet metrics, number of parameters.
     """
-
-    repo_id: str
-    revision: str = "main"
-    filename: str = "model.safetensors"
-    sha256: str | None = None
-    meta: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 def _tv(
@@ -87,27 +86,16 @@ def _tv(
 _HF = "https://huggingface.co/timm"
 
 
-class _BackboneWeightsEnum(enum.Enum):
+class BackboneWeightsEnum(WeightsEnum):
     """Base of the backbone weights enums (members hold :class:`BackboneWeights`)."""
 
     @property
     def arch(self) -> str:
         """The ResNet these weights are for, e.g. ``"resnet101"``."""
-        return _ENUM_ARCH[type(self)]
-
-    @classmethod
-    def from_name(cls, name: str) -> _BackboneWeightsEnum:
-        """Look a member up by name (``"IMAGENET1K_V1"``, ``"DEFAULT"``, or ``"ResNet101BackboneWeights.X"``)."""
-        short = name.split(".")[-1]
-        try:
-            return cls[short]
-        except KeyError:
-            raise ValueError(
-                f"{cls.__name__} has no member {short!r}; choose among {list(cls.__members__)}"
-            ) from None
+        return next(arch for arch, cls in BACKBONE_WEIGHTS_BY_ARCH.items() if cls is type(self))
 
 
-class ResNet18BackboneWeights(_BackboneWeightsEnum):
+class ResNet18BackboneWeights(BackboneWeightsEnum):
     """ImageNet weights of ResNet-18 (torchvision's, from the Hub)."""
 
     IMAGENET1K_V1 = _tv(
@@ -125,7 +113,7 @@ class ResNet18BackboneWeights(_BackboneWeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
-class ResNet34BackboneWeights(_BackboneWeightsEnum):
+class ResNet34BackboneWeights(BackboneWeightsEnum):
     """ImageNet weights of ResNet-34 (torchvision's, from the Hub)."""
 
     IMAGENET1K_V1 = _tv(
@@ -141,7 +129,7 @@ class ResNet34BackboneWeights(_BackboneWeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
-class ResNet50BackboneWeights(_BackboneWeightsEnum):
+class ResNet50BackboneWeights(BackboneWeightsEnum):
     """ImageNet weights of ResNet-50 (torchvision's, from the Hub)."""
 
     IMAGENET1K_V1 = _tv(
@@ -169,7 +157,7 @@ class ResNet50BackboneWeights(_BackboneWeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
-class ResNet101BackboneWeights(_BackboneWeightsEnum):
+class ResNet101BackboneWeights(BackboneWeightsEnum):
     """ImageNet weights of ResNet-101 (torchvision's, from the Hub)."""
 
     # The full commit hash of timm/resnet101.tv_in1k could not be found (only its short form 54887a0),
@@ -188,7 +176,7 @@ class ResNet101BackboneWeights(_BackboneWeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
-class ResNet152BackboneWeights(_BackboneWeightsEnum):
+class ResNet152BackboneWeights(BackboneWeightsEnum):
     """ImageNet weights of ResNet-152 (torchvision's, from the Hub)."""
 
     IMAGENET1K_V1 = _tv(
@@ -214,27 +202,36 @@ class ResNet152BackboneWeights(_BackboneWeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
-_ENUM_ARCH: dict[type, str] = {
-    ResNet18BackboneWeights: "resnet18",
-    ResNet34BackboneWeights: "resnet34",
-    ResNet50BackboneWeights: "resnet50",
-    ResNet101BackboneWeights: "resnet101",
-    ResNet152BackboneWeights: "resnet152",
+#: The backbone weights enum of each ResNet, in order of depth.
+BACKBONE_WEIGHTS_BY_ARCH: Mapping[str, type[BackboneWeightsEnum]] = {
+    "resnet18": ResNet18BackboneWeights,
+    "resnet34": ResNet34BackboneWeights,
+    "resnet50": ResNet50BackboneWeights,
+    "resnet101": ResNet101BackboneWeights,
+    "resnet152": ResNet152BackboneWeights,
 }
 
 #: What ``weights_backbone=`` accepts: an enum member, its name, a Hub repo id, a local file, or None.
-BackboneWeightsLike = Union[_BackboneWeightsEnum, str, os.PathLike, None]
+BackboneWeightsLike = Union[BackboneWeightsEnum, str, os.PathLike, None]
 
 
-def backbone_weights_enum(arch: str) -> type[_BackboneWeightsEnum]:
-    """Return the weights enum of a ResNet, e.g. ``backbone_weights_enum("resnet101")``."""
-    for cls, name in _ENUM_ARCH.items():
-        if name == arch:
-            return cls
-    raise ValueError(f"no backbone weights are known for {arch!r}; known: {sorted(_ENUM_ARCH.values())}")
+def backbone_weights_enum(arch: str) -> type[BackboneWeightsEnum]:
+    """Return the weights enum of a ResNet, e.g. ``backbone_weights_enum("resnet101")``.
 
+    Raises:
+        ValueError: If no weights are known for ``arch``.
 
-_REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+(@[\w.\-/]+)?$")
+    Examples:
+        >>> from maskrcnn_custom.weights import backbone_weights_enum
+        >>> backbone_weights_enum("resnet18").__name__
+        'ResNet18BackboneWeights'
+    """
+    try:
+        return BACKBONE_WEIGHTS_BY_ARCH[arch]
+    except KeyError:
+        raise ValueError(
+            f"no backbone weights are known for {arch!r}; known: {sorted(BACKBONE_WEIGHTS_BY_ARCH)}"
+        ) from None
 
 
 def read_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -281,12 +278,10 @@ def _hub_file(
     repo_id: str, filename: str, revision: str | None, sha256: str | None, what: str, progress: bool
 ) -> Path:
     """Download one file from the Hub (or the cache) with an error that says what was tried and what to do."""
-    from ..hub.download import hub_download  # local import: hub pulls in huggingface_hub lazily
-
     return hub_download(repo_id, filename, revision=revision, sha256=sha256, what=what, progress=progress)
 
 
-def resolve_backbone_source(source: BackboneWeightsLike, *, arch: str) -> _BackboneWeightsEnum | Path | str:
+def resolve_backbone_source(source: BackboneWeightsLike, *, arch: str) -> BackboneWeightsEnum | Path | str:
     """Check and normalise a ``weights_backbone`` value without downloading anything.
 
     Returns:
@@ -297,7 +292,7 @@ def resolve_backbone_source(source: BackboneWeightsLike, *, arch: str) -> _Backb
         TypeError: For a value of the wrong type.
     """
     enum_cls = backbone_weights_enum(arch)
-    if isinstance(source, _BackboneWeightsEnum):
+    if isinstance(source, BackboneWeightsEnum):
         if not isinstance(source, enum_cls):
             raise ValueError(
                 f"weights_backbone={source} is for {source.arch} but the backbone is {arch}; "
@@ -312,7 +307,7 @@ def resolve_backbone_source(source: BackboneWeightsLike, *, arch: str) -> _Backb
     if isinstance(source, str):
         if source.split(".")[-1] in enum_cls.__members__:
             return enum_cls.from_name(source)
-        if _REPO_RE.match(source):
+        if is_repo_id(source):
             return source
         raise ValueError(
             f"weights_backbone={source!r} is not a member of {enum_cls.__name__} "
@@ -325,16 +320,16 @@ def resolve_backbone_source(source: BackboneWeightsLike, *, arch: str) -> _Backb
 
 
 def _fetch(
-    source: _BackboneWeightsEnum | Path | str, progress: bool = True
+    source: BackboneWeightsEnum | Path | str, progress: bool = True
 ) -> tuple[dict[str, torch.Tensor], str]:
-    if isinstance(source, _BackboneWeightsEnum):
+    if isinstance(source, BackboneWeightsEnum):
         w: BackboneWeights = source.value
         path = _hub_file(w.repo_id, w.filename, w.revision, w.sha256, "weights_backbone", progress)
         return read_state_dict_file(path), f"{w.repo_id}@{w.revision}"
     if isinstance(source, Path):
         return read_state_dict_file(source), str(source)
-    repo_id, _, revision = source.partition("@")
-    path = _hub_file(repo_id, "model.safetensors", revision or None, None, "weights_backbone", progress)
+    repo_id, revision = split_repo_id(source)
+    path = _hub_file(repo_id, "model.safetensors", revision, None, "weights_backbone", progress)
     return read_state_dict_file(path), source
 
 
@@ -370,19 +365,11 @@ def load_backbone_weights(
         for k in target:
             if k.endswith("num_batches_tracked") and k not in state:
                 state[k] = torch.zeros((), dtype=torch.long)
-    missing = sorted(set(target) - set(state))
-    unexpected = sorted(set(state) - set(target))
-    shapes = sorted(
-        f"{k}: file {tuple(state[k].shape)} vs model {tuple(target[k].shape)}"
-        for k in set(state) & set(target)
-        if state[k].shape != target[k].shape
-    )
-    if missing or unexpected or shapes:
+    report = compare_state_dicts(state, target)
+    if not report.ok:
         raise ValueError(
-            f"weights_backbone from {origin} do not fit the {arch} backbone: "
-            f"missing keys {missing[:20]}{' ...' if len(missing) > 20 else ''} ({len(missing)}), "
-            f"unexpected keys {unexpected[:20]}{' ...' if len(unexpected) > 20 else ''} ({len(unexpected)}), "
-            f"shape mismatches {shapes[:20]} ({len(shapes)}). Pass weights for a {arch}, or weights_backbone=None."
+            f"weights_backbone from {origin} do not fit the {arch} backbone: {report.describe(limit=20)}. "
+            f"Pass weights for a {arch}, or weights_backbone=None."
         )
     body.load_state_dict({k: v.to(target[k].dtype) for k, v in state.items()}, strict=True)
     return origin

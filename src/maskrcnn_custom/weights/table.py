@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from .backbone import BACKBONE_WEIGHTS_BY_ARCH
+from .model import MaskRCNNWeights
+
 __all__ = ["weights_table_markdown"]
 
 
@@ -23,16 +26,13 @@ def weights_table_markdown() -> str:
         >>> "timm/resnet101.tv_in1k" in weights_table_markdown()
         True
     """
-    from ..hub.model_weights import MaskRCNNWeights
-    from .backbone import _ENUM_ARCH
-
     lines = [
         "### ImageNet backbone weights (`weights_backbone=`)",
         "",
         "| enum member | Hub repo | revision | SHA-256 checked | acc@1 | acc@5 | params | license |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for cls in _ENUM_ARCH:
+    for cls in BACKBONE_WEIGHTS_BY_ARCH.values():
         for name, member in cls.__members__.items():
             if name == "DEFAULT":
                 continue
