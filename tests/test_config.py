@@ -149,3 +149,24 @@ def test_registry_lists_gets_and_refuses_duplicates():
         register_model("maskrcnn_resnet101_fpn")(maskrcnn_resnet101_fpn)
     with pytest.raises(ValueError, match="Did you mean maskrcnn_resnet50_fpn"):
         get_model("maskrcnn_resnet05_fpn")
+
+
+def test_configs_are_hashable_and_detector_kwargs_read_like_a_frozen_dict():
+    import json
+
+    from maskrcnn_custom import MaskRCNNConfig, make_config
+
+    assert hash(MaskRCNNConfig()) == hash(MaskRCNNConfig())
+    cfg = make_config(num_classes=3, box_score_thresh=0.3, box_detections_per_img=7)
+    assert {cfg: "x"}[make_config(num_classes=3, box_score_thresh=0.3, box_detections_per_img=7)] == "x"
+    assert hash(cfg) != hash(make_config(num_classes=3, box_score_thresh=0.4, box_detections_per_img=7))
+    assert cfg.detector_kwargs["box_score_thresh"] == 0.3
+    assert dict(cfg.detector_kwargs) == {"box_score_thresh": 0.3, "box_detections_per_img": 7}
+    assert isinstance(cfg.detector_kwargs, dict)
+    with pytest.raises(TypeError, match="read-only"):
+        cfg.detector_kwargs["box_score_thresh"] = 0.9
+    # config.json keeps its layout: detector_kwargs is a plain JSON object
+    data = json.loads(json.dumps(cfg.to_dict()))
+    assert data["detector_kwargs"] == {"box_score_thresh": 0.3, "box_detections_per_img": 7}
+    assert MaskRCNNConfig.from_dict(data) == cfg
+    assert hash(MaskRCNNConfig.from_dict(data)) == hash(cfg)

@@ -3,7 +3,7 @@
 import pytest
 
 from maskrcnn_custom import RoIPoolConfig, make_config, maskrcnn_resnet18_fpn
-from maskrcnn_custom.models import builder as builder_module
+from maskrcnn_custom.models import network as network_module
 
 
 @pytest.fixture(autouse=True)
@@ -13,7 +13,7 @@ def _no_module_built(monkeypatch):
     def refuse(*args, **kwargs):
         raise RuntimeError("a module was built before validation")
 
-    monkeypatch.setattr(builder_module, "build_backbone", refuse)
+    monkeypatch.setattr(network_module, "build_backbone", refuse)
 
 
 def build(**kwargs):

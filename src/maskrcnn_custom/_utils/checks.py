@@ -59,7 +59,7 @@ def check_int(
         ``value``.
 
     Raises:
-        ValueError: ``"<name> must be an int >= <minimum> [or None], got <value>"``.
+        ValueError: ``"<name> must be [None or ]an int >= <minimum>, got <value>"``.
 
     Examples:
         >>> from maskrcnn_custom._utils.checks import check_int
@@ -86,7 +86,7 @@ def check_int(
         else:
             bound = ""
         raise ValueError(
-            f"{name} must be an int{bound}{' or None' if allow_none else ''}, got {value!r}{_suffix(hint)}"
+            f"{name} must be {'None or ' if allow_none else ''}an int{bound}, got {value!r}{_suffix(hint)}"
         )
     return value
 

@@ -20,11 +20,11 @@ def run(args: argparse.Namespace) -> int:
     import torchvision
 
     from .. import __version__, list_models
-    from ..weights.backbone import _ENUM_ARCH
+    from ..weights import BACKBONE_WEIGHTS_BY_ARCH
 
     weights = {
-        arch: {m: f"{w.value.repo_id}@{w.value.revision}" for m, w in cls.__members__.items()}
-        for cls, arch in _ENUM_ARCH.items()
+        arch: {m: f"{w.repo_id}@{w.revision}" for m, w in cls.__members__.items()}
+        for arch, cls in BACKBONE_WEIGHTS_BY_ARCH.items()
     }
     info = {
         "maskrcnn_custom": __version__,

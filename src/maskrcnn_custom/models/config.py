@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._utils.frozen import FrozenDict
+
 __all__ = [
     "SEED_ANCHOR_SIZES",
     "SEED_ASPECT_RATIOS",
@@ -167,7 +169,8 @@ class MaskRCNNConfig:
         rpn_batch_size_per_image: Anchors sampled per image for the RPN loss.
         class_names: Optional names of the ``num_classes`` classes, background first.
         detector_kwargs: Further keyword arguments of ``torchvision.models.detection.MaskRCNN``
-            (e.g. ``box_score_thresh``), all JSON-compatible values.
+            (e.g. ``box_score_thresh``), all JSON-compatible values; stored as a read-only, hashable ``dict``
+            (lists become tuples), so configs can be hashed and used as dict keys.
 
     Examples:
         >>> from maskrcnn_custom import MaskRCNNConfig
@@ -187,7 +190,12 @@ class MaskRCNNConfig:
     max_size: int = 256
     rpn_batch_size_per_image: int = 512
     class_names: tuple[str, ...] | None = None
-    detector_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    detector_kwargs: Mapping[str, Any] = field(default_factory=FrozenDict)
+
+    def __post_init__(self) -> None:
+        # Stored read-only and hashable, so hash(config) works and the frozen config cannot change.
+        if isinstance(self.detector_kwargs, Mapping) and not isinstance(self.detector_kwargs, FrozenDict):
+            object.__setattr__(self, "detector_kwargs", FrozenDict(self.detector_kwargs))
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-compatible dict (lists instead of tuples) that :meth:`from_dict` turns back."""
