@@ -53,6 +53,8 @@ def test_the_old_module_path_still_works_with_a_deprecation_warning():
     import sys
 
     sys.modules.pop("maskrcnn_custom.hub.atomic", None)
-    with pytest.warns(DeprecationWarning, match=r"maskrcnn_custom\.hub\.atomic is deprecated.*_utils\.atomic"):
+    with pytest.warns(
+        DeprecationWarning, match=r"maskrcnn_custom\.hub\.atomic is deprecated.*_utils\.atomic"
+    ):
         old = importlib.import_module("maskrcnn_custom.hub.atomic")
     assert old.atomic_write_text is atomic_write_text

@@ -14,7 +14,9 @@ def _importer() -> str:
     """``__name__`` of the module whose import statement runs the calling alias module."""
     frame = sys._getframe(2)  # 0: here, 1: warn_moved_module, 2: the alias module's body
     frame = frame.f_back
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(("importlib", "_frozen_importlib")):
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+        ("importlib", "_frozen_importlib")
+    ):
         frame = frame.f_back
     return "" if frame is None else str(frame.f_globals.get("__name__", ""))
 
