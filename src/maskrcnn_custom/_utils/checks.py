@@ -32,6 +32,17 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _bound(minimum: float | None, maximum: float | None, *, min_inclusive: bool, max_inclusive: bool) -> str:
+    """`` in [0, 1)``, `` >= 1``, `` < 5`` or nothing."""
+    if minimum is not None and maximum is not None:
+        return f" in {'[' if min_inclusive else '('}{minimum}, {maximum}{']' if max_inclusive else ')'}"
+    if minimum is not None:
+        return f" {'>=' if min_inclusive else '>'} {minimum}"
+    if maximum is not None:
+        return f" {'<=' if max_inclusive else '<'} {maximum}"
+    return ""
+
+
 def _suffix(hint: str) -> str:
     return f"; {hint}" if hint else ""
 
@@ -77,14 +88,7 @@ def check_int(
         or (minimum is not None and value < minimum)
         or (maximum is not None and value > maximum)
     ):
-        if minimum is not None and maximum is not None:
-            bound = f" in [{minimum}, {maximum}]"
-        elif minimum is not None:
-            bound = f" >= {minimum}"
-        elif maximum is not None:
-            bound = f" <= {maximum}"
-        else:
-            bound = ""
+        bound = _bound(minimum, maximum, min_inclusive=True, max_inclusive=True)
         raise ValueError(
             f"{name} must be {'None or ' if allow_none else ''}an int{bound}, got {value!r}{_suffix(hint)}"
         )
@@ -161,16 +165,7 @@ def check_number(
     """
     if value is None and allow_none:
         return None
-    low = "" if minimum is None else f"{'[' if min_inclusive else '('}{minimum}"
-    high = "" if maximum is None else f"{maximum}{']' if max_inclusive else ')'}"
-    if minimum is not None and maximum is not None:
-        bound = f" in {low}, {high}"
-    elif minimum is not None:
-        bound = f" {'>=' if min_inclusive else '>'} {minimum}"
-    elif maximum is not None:
-        bound = f" {'<=' if max_inclusive else '<'} {maximum}"
-    else:
-        bound = ""
+    bound = _bound(minimum, maximum, min_inclusive=min_inclusive, max_inclusive=max_inclusive)
     none = " or None" if allow_none else ""
     if not is_number(value):
         raise TypeError(f"{name} must be a finite number{bound}{none}, got {value!r}{_suffix(hint)}")
