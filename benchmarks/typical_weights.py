@@ -62,6 +62,15 @@ __all__ = ["CACHE_DIR", "benchmark_dataset", "benchmark_images", "typical_state_
 logger = logging.getLogger(__name__)
 
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it, so results carry no machine-specific paths."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return path.name
 IMAGE_SIZE = 256
 METHOD = (
     "random backbone+FPN with calibrated BatchNorm, RPN 3x3 conv and mask-head convs frozen at init; RPN 1x1 "
@@ -133,7 +142,7 @@ def typical_state_dict(
     path = None if cache_dir is None else Path(cache_dir) / f"{arch}_{key}.pt"
     if path is not None and path.is_file():
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        info = {**blob["info"], "method": METHOD, "from_cache": True, "cache_file": str(path)}
+        info = {**blob["info"], "method": METHOD, "from_cache": True, "cache_file": _shown(path)}
         return blob["state"], info
 
     t0 = time.perf_counter()
@@ -235,5 +244,5 @@ def typical_state_dict(
         tmp = path.with_suffix(".tmp")
         torch.save({"state": state, "info": info}, tmp)
         tmp.replace(path)
-        info["cache_file"] = str(path)
+        info["cache_file"] = _shown(path)
     return state, info

@@ -75,3 +75,25 @@ def test_readme_main_job_command_names_a_real_cli_command():
     assert argv[0] == "maskrcnn-custom"
     args = build_parser().parse_args(argv[1:])
     assert args.command == "demo"
+
+
+def test_cli_help_shows_useful_defaults_only():
+    import contextlib
+    import io
+    import re
+
+    from maskrcnn_custom.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    for command in COMMANDS:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+            parser.parse_args([command, "--help"])
+        text = " ".join(out.getvalue().split())
+        assert "(default: None)" not in text, command
+        # a default stated in the help's own words is not repeated by argparse
+        assert not re.search(r"default[^()]{0,60}\)\s*\(default:", text), command
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        parser.parse_args(["predict", "--help"])
+    assert "(default: 0.5)" in " ".join(out.getvalue().split())  # real defaults are still shown

@@ -31,7 +31,17 @@ COMMANDS: tuple[str, ...] = (
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keep the commands' descriptions as written (examples on their own lines) and show defaults."""
+    """Keep the commands' descriptions as written (examples on their own lines) and show defaults.
+
+    A default is shown only when it says something: not for ``None`` ("not given") and not when the help
+    text already states the default in its own words.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is None or "default" in text.lower():
+            return text
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -311,8 +311,8 @@ def train_transforms(
         brightness: ``v2.ColorJitter`` brightness.
         contrast: ``v2.ColorJitter`` contrast.
         saturation: ``v2.ColorJitter`` saturation.
-        hue: ``v2.ColorJitter`` hue, in ``[0, 0.5]``; off by default because hue shifts cost about
-            7 ms per 256 px image on one CPU core, more than generating a synthetic image.
+        hue: ``v2.ColorJitter`` hue, in ``[0, 0.5]``; off by default because hue shifts are the slowest
+            colour jitter, slower than generating a synthetic image (see docs/benchmarks.md).
         min_area: Instances with fewer mask pixels after the transforms are removed.
 
     Returns:
