@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._utils.checks import check_int, check_optional_positive_int, check_positive_int
 from .._utils.progress import progress_bar
 from .coverage import AnchorCoverage, _as_boxes, anchor_coverage, best_anchor_iou
 
@@ -96,13 +97,10 @@ def boxes_from_dataset(
         >>> boxes.shape[1]
         4
     """
-    for name, v in (("min_size", min_size), ("max_size", max_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    check_positive_int(min_size, "min_size")
+    check_positive_int(max_size, "max_size")
     n = len(dataset)
-    if max_images is not None:
-        if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1:
-            raise ValueError(f"max_images must be a positive int or None, got {max_images!r}")
+    if check_optional_positive_int(max_images, "max_images") is not None:
         n = min(n, max_images)
 
     def scale(h: int, w: int) -> float:
@@ -192,8 +190,7 @@ def fit_anchors(
         ("image_size", image_size, 16),
         ("max_boxes", max_boxes, 10),
     ):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+        check_int(v, name, minimum=lo)
     if num_levels > 5:
         raise ValueError(f"num_levels must be at most 5 (the FPN's levels), got {num_levels}")
     if (

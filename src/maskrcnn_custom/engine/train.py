@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._utils.checks import check_int, check_non_negative_int, check_positive_int
 from .amp import AmpLike, autocast, resolve_amp_dtype
 from .distributed import is_main_process, reduce_mean
 from .progress import progress_bar
@@ -75,24 +76,21 @@ def check_finite_losses(losses: Mapping[str, float], *, epoch: int, iteration: i
 def _validate(
     epoch: int, warmup_iters: int | None, warmup_factor: float, max_grad_norm: float | None, print_freq: int
 ) -> None:
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise ValueError(
-            f"epoch must be an int >= 0 (0 is the first epoch, the one with warm-up), got {epoch!r}"
-        )
-    if warmup_iters is not None and (
-        isinstance(warmup_iters, bool) or not isinstance(warmup_iters, int) or warmup_iters < 0
-    ):
-        raise ValueError(
-            f"warmup_iters must be None (torchvision's rule) or an int >= 0 (0 disables), got {warmup_iters!r}"
-        )
+    check_non_negative_int(epoch, "epoch", hint="0 is the first epoch, the one with warm-up")
+    check_int(
+        warmup_iters,
+        "warmup_iters",
+        minimum=0,
+        allow_none=True,
+        hint="None follows torchvision, 0 disables warm-up",
+    )
     if not 0.0 < float(warmup_factor) <= 1.0:
         raise ValueError(f"warmup_factor must be in (0, 1], got {warmup_factor!r}")
     if max_grad_norm is not None and not (float(max_grad_norm) > 0 and math.isfinite(float(max_grad_norm))):
         raise ValueError(
             f"max_grad_norm must be None (no clipping) or a finite number > 0, got {max_grad_norm!r}"
         )
-    if isinstance(print_freq, bool) or not isinstance(print_freq, int) or print_freq < 1:
-        raise ValueError(f"print_freq must be an int >= 1, got {print_freq!r}")
+    check_positive_int(print_freq, "print_freq")
 
 
 def train_one_epoch(
