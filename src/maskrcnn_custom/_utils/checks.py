@@ -8,6 +8,7 @@ out of range.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 __all__ = [
@@ -23,13 +24,13 @@ __all__ = [
 
 
 def is_int(value: Any) -> bool:
-    """Whether ``value`` is an ``int`` and not a ``bool``."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    """Whether ``value`` is an integer (``int``, NumPy integers) and not a ``bool``."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def is_number(value: Any) -> bool:
-    """Whether ``value`` is a finite ``int`` or ``float`` and not a ``bool``."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """Whether ``value`` is a finite real number (``int``, ``float``, NumPy scalars) and not a ``bool``."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
 
 
 def _bound(minimum: float | None, maximum: float | None, *, min_inclusive: bool, max_inclusive: bool) -> str:

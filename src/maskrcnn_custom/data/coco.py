@@ -25,8 +25,6 @@ list) and compressed RLE (``counts`` a string).
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -36,6 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .._utils.checks import is_int, is_number
 from .._utils.optional import require
 from .boxes import masks_to_tight_boxes
 
@@ -153,14 +152,6 @@ def coco_result_records(
     return results
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
-
-
 def load_coco_json(path: str | Path) -> dict[str, Any]:
     """Read a COCO annotations file and check its structure.
 
@@ -199,7 +190,7 @@ def load_coco_json(path: str | Path) -> dict[str, Any]:
 
     cat_ids: set[int] = set()
     for i, cat in enumerate(data["categories"]):
-        if not isinstance(cat, dict) or not _is_int(cat.get("id")) or not isinstance(cat.get("name"), str):
+        if not isinstance(cat, dict) or not is_int(cat.get("id")) or not isinstance(cat.get("name"), str):
             raise ValueError(
                 f"{path}: categories[{i}] must be an object with an int 'id' and a str 'name', got {cat!r}"
             )
@@ -210,14 +201,14 @@ def load_coco_json(path: str | Path) -> dict[str, Any]:
     for i, img in enumerate(data["images"]):
         if (
             not isinstance(img, dict)
-            or not _is_int(img.get("id"))
+            or not is_int(img.get("id"))
             or not isinstance(img.get("file_name"), str)
         ):
             raise ValueError(
                 f"{path}: images[{i}] must be an object with an int 'id' and a str 'file_name', got {img!r}"
             )
         for key in ("width", "height"):
-            if not _is_int(img.get(key)) or img[key] <= 0:
+            if not is_int(img.get(key)) or img[key] <= 0:
                 raise ValueError(
                     f"{path}: image id {img['id']} needs a positive int {key!r}, got {img.get(key)!r}"
                 )
@@ -226,7 +217,7 @@ def load_coco_json(path: str | Path) -> dict[str, Any]:
         img_ids.add(img["id"])
     ann_ids: set[int] = set()
     for i, ann in enumerate(anns):
-        if not isinstance(ann, dict) or not _is_int(ann.get("id")):
+        if not isinstance(ann, dict) or not is_int(ann.get("id")):
             raise ValueError(f"{path}: annotations[{i}] must be an object with an int 'id', got {ann!r}")
         aid = ann["id"]
         where = f"{path}: annotation id {aid}"
@@ -243,7 +234,7 @@ def load_coco_json(path: str | Path) -> dict[str, Any]:
             raise ValueError(f"{where}: 'iscrowd' must be 0 or 1, got {ann.get('iscrowd')!r}")
         bbox = ann.get("bbox")
         if bbox is not None and (
-            not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_num(v) for v in bbox)
+            not isinstance(bbox, list) or len(bbox) != 4 or not all(is_number(v) for v in bbox)
         ):
             raise ValueError(
                 f"{where}: 'bbox' must be [x, y, width, height] (4 finite numbers), got {bbox!r}"
@@ -263,7 +254,7 @@ def _check_segmentation(seg: Any, where: str) -> None:
                 not isinstance(poly, list)
                 or len(poly) < 6
                 or len(poly) % 2
-                or not all(_is_num(v) for v in poly)
+                or not all(is_number(v) for v in poly)
             ):
                 raise ValueError(
                     f"{where}: each polygon of 'segmentation' must be a flat list [x1, y1, x2, y2, ...] of at "
@@ -272,10 +263,10 @@ def _check_segmentation(seg: Any, where: str) -> None:
         return
     if isinstance(seg, dict):
         size, counts = seg.get("size"), seg.get("counts")
-        if not isinstance(size, list) or len(size) != 2 or not all(_is_int(s) and s >= 0 for s in size):
+        if not isinstance(size, list) or len(size) != 2 or not all(is_int(s) and s >= 0 for s in size):
             raise ValueError(f"{where}: RLE 'segmentation' needs 'size': [height, width], got {size!r}")
         if isinstance(counts, list):
-            if not all(_is_int(c) and c >= 0 for c in counts) or sum(counts) != size[0] * size[1]:
+            if not all(is_int(c) and c >= 0 for c in counts) or sum(counts) != size[0] * size[1]:
                 raise ValueError(
                     f"{where}: uncompressed RLE 'counts' must be non-negative ints summing to height * width "
                     f"= {size[0] * size[1]}"

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import math
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 from torchvision.models.detection.faster_rcnn import FasterRCNN
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
+from .._utils.checks import check_int, is_int, is_number
 from .config import BACKBONE_NAMES, NORM_LAYERS, MaskRCNNConfig, RoIPoolConfig
 
 __all__ = ["DETECTOR_KWARGS", "STRUCTURAL_KWARGS", "validate_config"]
@@ -53,14 +52,6 @@ def _detector_kwargs() -> frozenset[str]:
 DETECTOR_KWARGS: frozenset[str] = _detector_kwargs()
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
-
-
 def check_detector_kwargs(kwargs: Mapping[str, Any]) -> None:
     """Reject keyword arguments that ``MaskRCNN`` does not take, or that the builder owns."""
     for key, value in kwargs.items():
@@ -84,7 +75,7 @@ def check_detector_kwargs(kwargs: Mapping[str, Any]) -> None:
 
 
 def _json_value(value: Any) -> bool:
-    if value is None or isinstance(value, (bool, str)) or _is_num(value):
+    if value is None or isinstance(value, (bool, str)) or is_number(value):
         return True
     if isinstance(value, (list, tuple)):
         return all(_json_value(v) for v in value)
@@ -110,9 +101,9 @@ def _check_pool(pool: Any, name: str, featmaps: tuple[str, ...]) -> None:
         )
     size = pool.output_size
     sizes = (size,) if not isinstance(size, tuple) else size
-    if len(sizes) not in (1, 2) or not all(_is_int(s) and s > 0 for s in sizes):
+    if len(sizes) not in (1, 2) or not all(is_int(s) and s > 0 for s in sizes):
         raise ValueError(f"{name}.output_size must be a positive int or a (height, width) pair, got {size!r}")
-    if not _is_int(pool.sampling_ratio) or pool.sampling_ratio < 0:
+    if not is_int(pool.sampling_ratio) or pool.sampling_ratio < 0:
         raise ValueError(
             f"{name}.sampling_ratio must be an int >= 0 (0 lets RoIAlign choose adaptively), "
             f"got {pool.sampling_ratio!r}"
@@ -137,7 +128,7 @@ def validate_config(config: MaskRCNNConfig) -> None:
         raise TypeError(f"config must be a MaskRCNNConfig, got {type(config).__name__}")
 
     # Classes.
-    if not _is_int(config.num_classes) or config.num_classes < 2:
+    if not is_int(config.num_classes) or config.num_classes < 2:
         raise ValueError(
             f"num_classes must be an int >= 2 (your object classes plus the background), got {config.num_classes!r}"
         )
@@ -161,22 +152,24 @@ def validate_config(config: MaskRCNNConfig) -> None:
             f"backbone norm must be one of {list(NORM_LAYERS)} ('frozen_bn' for pretrained backbones, 'bn' or 'gn' "
             f"to train from scratch), got {bb.norm!r}"
         )
-    if not _is_int(bb.trainable_layers) or not 0 <= bb.trainable_layers <= 5:
-        raise ValueError(
-            f"trainable_backbone_layers must be an int in [0, 5] (0 freezes the whole ResNet, 5 trains all of "
-            f"it), got {bb.trainable_layers!r}"
-        )
+    check_int(
+        bb.trainable_layers,
+        "trainable_backbone_layers",
+        minimum=0,
+        maximum=5,
+        hint="0 freezes the whole ResNet, 5 trains all of it",
+    )
     rl = bb.returned_layers
     if (
         not isinstance(rl, tuple)
         or not rl
-        or not all(_is_int(i) and 1 <= i <= 4 for i in rl)
+        or not all(is_int(i) and 1 <= i <= 4 for i in rl)
         or list(rl) != sorted(set(rl))
     ):
         raise ValueError(
             f"backbone returned_layers must be increasing ResNet stages in 1..4, e.g. (1, 2, 3, 4), got {rl!r}"
         )
-    if not _is_int(bb.out_channels) or bb.out_channels <= 0:
+    if not is_int(bb.out_channels) or bb.out_channels <= 0:
         raise ValueError(f"backbone out_channels must be a positive int, got {bb.out_channels!r}")
     featmaps = bb.featmap_names
 
@@ -193,10 +186,10 @@ def validate_config(config: MaskRCNNConfig) -> None:
             f"tuple per level, or a flat tuple such as (0.5, 1.0, 2.0) to use it on every level."
         )
     for i, level in enumerate(sizes):
-        if not level or not all(_is_num(s) and s > 0 for s in level):
+        if not level or not all(is_number(s) and s > 0 for s in level):
             raise ValueError(f"anchor_sizes[{i}] must hold positive numbers, got {level!r}")
     for i, level in enumerate(ratios):
-        if not level or not all(_is_num(r) and r > 0 for r in level):
+        if not level or not all(is_number(r) and r > 0 for r in level):
             raise ValueError(f"aspect_ratios[{i}] must hold positive numbers (height / width), got {level!r}")
     per_level = config.anchors.num_anchors_per_location
     if len(set(per_level)) != 1:
@@ -210,29 +203,29 @@ def validate_config(config: MaskRCNNConfig) -> None:
     _check_pool(config.box_roi_pool, "box_roi_pool", featmaps)
     _check_pool(config.mask_roi_pool, "mask_roi_pool", featmaps)
     rep = config.box_head.representation_size
-    if not _is_int(rep) or rep <= 0:
+    if not is_int(rep) or rep <= 0:
         raise ValueError(f"box_head.representation_size must be a positive int, got {rep!r}")
     mh = config.mask_head
     if (
         not isinstance(mh.conv_layers, tuple)
         or not mh.conv_layers
-        or not all(_is_int(c) and c > 0 for c in mh.conv_layers)
+        or not all(is_int(c) and c > 0 for c in mh.conv_layers)
     ):
         raise ValueError(
             f"mask_head_layers must be a non-empty tuple of positive ints, got {mh.conv_layers!r}"
         )
-    if not _is_int(mh.dilation) or mh.dilation < 1:
+    if not is_int(mh.dilation) or mh.dilation < 1:
         raise ValueError(f"mask head dilation must be an int >= 1, got {mh.dilation!r}")
-    if not _is_int(mh.hidden_dim) or mh.hidden_dim <= 0:
+    if not is_int(mh.hidden_dim) or mh.hidden_dim <= 0:
         raise ValueError(f"mask_hidden_dim must be a positive int, got {mh.hidden_dim!r}")
 
     # Image sizes and sampling.
     mins = config.min_size if isinstance(config.min_size, tuple) else (config.min_size,)
-    if not mins or not all(_is_int(m) and m > 0 for m in mins):
+    if not mins or not all(is_int(m) and m > 0 for m in mins):
         raise ValueError(f"min_size must be a positive int (or a tuple of them), got {config.min_size!r}")
-    if not _is_int(config.max_size) or config.max_size < max(mins):
+    if not is_int(config.max_size) or config.max_size < max(mins):
         raise ValueError(f"max_size must be an int >= min_size ({max(mins)}), got {config.max_size!r}")
-    if not _is_int(config.rpn_batch_size_per_image) or config.rpn_batch_size_per_image <= 0:
+    if not is_int(config.rpn_batch_size_per_image) or config.rpn_batch_size_per_image <= 0:
         raise ValueError(
             f"rpn_batch_size_per_image must be a positive int, got {config.rpn_batch_size_per_image!r}"
         )
