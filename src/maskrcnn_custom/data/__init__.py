@@ -2,8 +2,8 @@
 
 from .boxes import masks_to_tight_boxes
 from .coco import CocoDataset, encode_rle, import_pycocotools_mask, load_coco_json
-from .collate import collate_fn
 from .coco_export import export_coco
+from .collate import collate_fn
 from .loaders import DataLoaders, build_dataloaders
 from .synthetic import OBJECT_KINDS, SyntheticConfig, SyntheticElongatedDataset
 from .transforms import (
