@@ -152,6 +152,23 @@ def coco_result_records(
     return results
 
 
+def _unique_ids(path: Path, records: list[Any], section: str, kind: str, str_key: str | None) -> set[int]:
+    """Check that every record of a COCO ``section`` is an object with a unique int ``id`` (and a str ``str_key``)."""
+    ids: set[int] = set()
+    need = f"an int 'id' and a str {str_key!r}" if str_key else "an int 'id'"
+    for i, rec in enumerate(records):
+        if (
+            not isinstance(rec, dict)
+            or not is_int(rec.get("id"))
+            or (str_key is not None and not isinstance(rec.get(str_key), str))
+        ):
+            raise ValueError(f"{path}: {section}[{i}] must be an object with {need}, got {rec!r}")
+        if rec["id"] in ids:
+            raise ValueError(f"{path}: {kind} id {rec['id']} appears twice in {section!r}")
+        ids.add(rec["id"])
+    return ids
+
+
 def load_coco_json(path: str | Path) -> dict[str, Any]:
     """Read a COCO annotations file and check its structure.
 
@@ -188,42 +205,17 @@ def load_coco_json(path: str | Path) -> dict[str, Any]:
     if not isinstance(anns, list):
         raise ValueError(f"{path}: 'annotations' must be a list, got {type(anns).__name__}")
 
-    cat_ids: set[int] = set()
-    for i, cat in enumerate(data["categories"]):
-        if not isinstance(cat, dict) or not is_int(cat.get("id")) or not isinstance(cat.get("name"), str):
-            raise ValueError(
-                f"{path}: categories[{i}] must be an object with an int 'id' and a str 'name', got {cat!r}"
-            )
-        if cat["id"] in cat_ids:
-            raise ValueError(f"{path}: category id {cat['id']} appears twice in 'categories'")
-        cat_ids.add(cat["id"])
-    img_ids: set[int] = set()
-    for i, img in enumerate(data["images"]):
-        if (
-            not isinstance(img, dict)
-            or not is_int(img.get("id"))
-            or not isinstance(img.get("file_name"), str)
-        ):
-            raise ValueError(
-                f"{path}: images[{i}] must be an object with an int 'id' and a str 'file_name', got {img!r}"
-            )
+    cat_ids = _unique_ids(path, data["categories"], "categories", "category", "name")
+    img_ids = _unique_ids(path, data["images"], "images", "image", "file_name")
+    for img in data["images"]:
         for key in ("width", "height"):
             if not is_int(img.get(key)) or img[key] <= 0:
                 raise ValueError(
                     f"{path}: image id {img['id']} needs a positive int {key!r}, got {img.get(key)!r}"
                 )
-        if img["id"] in img_ids:
-            raise ValueError(f"{path}: image id {img['id']} appears twice in 'images'")
-        img_ids.add(img["id"])
-    ann_ids: set[int] = set()
-    for i, ann in enumerate(anns):
-        if not isinstance(ann, dict) or not is_int(ann.get("id")):
-            raise ValueError(f"{path}: annotations[{i}] must be an object with an int 'id', got {ann!r}")
-        aid = ann["id"]
-        where = f"{path}: annotation id {aid}"
-        if aid in ann_ids:
-            raise ValueError(f"{path}: annotation id {aid} appears twice in 'annotations'")
-        ann_ids.add(aid)
+    _unique_ids(path, anns, "annotations", "annotation", None)
+    for ann in anns:
+        where = f"{path}: annotation id {ann['id']}"
         if ann.get("image_id") not in img_ids:
             raise ValueError(f"{where} refers to image_id {ann.get('image_id')!r}, which is not in 'images'")
         if ann.get("category_id") not in cat_ids:
