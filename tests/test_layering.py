@@ -206,3 +206,17 @@ def test_the_checker_sees_function_local_and_relative_imports(tmp_path):
     assert found == [(2, f"{PACKAGE}.hub.pretrained", "from ..hub.pretrained import from_pretrained")]
     assert layer_of(found[0][1]) > layer_of(f"{PACKAGE}.weights.probe")
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_weights_import_only_the_utilities_and_the_config_layer():
+    allowed = ("_utils", "_version", "models.config", "models.validation", "weights")
+    problems = [
+        f"{MODULES[module].relative_to(SRC.parent)}:{line}: {text!r}"
+        for module, edges in _graph().items()
+        if module.startswith(f"{PACKAGE}.weights")
+        for line, target, text in edges
+        if not any(target == f"{PACKAGE}.{a}" or target.startswith(f"{PACKAGE}.{a}.") for a in allowed)
+    ]
+    assert not problems, (
+        "weights/ may import only _utils and models.config / models.validation:\n" + "\n".join(problems)
+    )
