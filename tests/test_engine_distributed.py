@@ -46,7 +46,7 @@ def test_fit_under_torchrun_with_two_cpu_processes(tmp_path):
     assert "AP" in history[-1]["segm"] and "AP" in history[-1]["bbox"]
     # only rank 0 wrote: one checkpoint, one log, no leftovers
     ckpt = load_checkpoint(out / "checkpoint_last.pt")
-    assert ckpt["epoch"] == 2 and ckpt["recipe"]["world_size"] == 2 and len(ckpt["rng"]) == 2
+    assert ckpt["epoch"] == 2 and ckpt["run"]["world_size"] == 2 and len(ckpt["rng"]) == 2
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
     assert sorted(p.name for p in out.glob("checkpoint_*.pt")) == ["checkpoint_best.pt", "checkpoint_last.pt"]
     assert not list(out.glob(".*.tmp"))

@@ -6,10 +6,9 @@ from collections.abc import Iterable
 
 import torch
 
-__all__ = ["OPTIMIZERS", "check_optimizer_name", "make_optimizer"]
+from ..recipe import OPTIMIZERS
 
-#: Names accepted by ``fit(optimizer=...)`` and ``maskrcnn-custom train --optimizer``.
-OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
+__all__ = ["OPTIMIZERS", "check_optimizer_name", "make_optimizer"]
 
 
 def check_optimizer_name(name: object) -> str:
