@@ -569,7 +569,8 @@ def fit(
             random backbone with a smaller ``lr``, 1e-4 to 1e-3; see docs/training.md).
         momentum: Overrides the SGD momentum (seed: 0.9).
         weight_decay: Overrides the weight decay (seed: 1e-4).
-        lr_step_size: Overrides the StepLR step in epochs (seed: 6, the seed's text; its code used 10).
+        lr_step_size: Overrides the StepLR step in epochs (seed: 6, the
+            :data:`~maskrcnn_custom.recipe.SEED_LR_STEP_SIZE`).
         lr_gamma: Overrides the StepLR factor (seed: 0.5).
         warmup_iters: Overrides the linear warm-up iterations in epoch 0 (seed: ``None``,
             ``min(1000, iters_per_epoch - 1)``, torchvision's rule; 0 disables).
