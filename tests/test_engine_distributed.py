@@ -10,15 +10,16 @@ import torch
 
 from maskrcnn_custom.engine import load_checkpoint
 
-SCRIPT = Path(__file__).parent / "_engine_ddp_script.py"
+SCRIPT = Path(__file__).parent / "helpers" / "ddp_fit_script.py"
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
 def test_fit_under_torchrun_with_two_cpu_processes(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    src = Path(__file__).resolve().parents[1] / "src"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
+    tests = Path(__file__).resolve().parent
+    paths = (str(tests.parent / "src"), str(tests), env.get("PYTHONPATH", ""))  # the script imports helpers
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     cmd = [
         sys.executable,
         "-m",

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from _engine_data import TinyRods, tiny_model
+from helpers.models import train_model
+from helpers.rods import TinyRods
 from maskrcnn_custom import fit, from_pretrained
 from maskrcnn_custom.engine import load_checkpoint
 
@@ -42,7 +43,7 @@ class Crash(RuntimeError):
 
 def _run(out, *, seed_model, epochs=3, crash_after=None, resume=None):
     torch.manual_seed(seed_model)
-    model = tiny_model()
+    model = train_model()
 
     def on_epoch_end(record):
         if crash_after is not None and record["epoch"] == crash_after:
@@ -134,7 +135,7 @@ def test_overfitting_two_images_reaches_a_high_segm_ap(tmp_path):
     torch.manual_seed(0)
     data = TinyRods(n=2, size=64, seed=0)
     res = fit(
-        tiny_model(),
+        train_model(),
         data,
         data,
         output_dir=tmp_path,
@@ -171,13 +172,13 @@ def test_overfitting_two_images_reaches_a_high_segm_ap(tmp_path):
 )
 def test_bad_arguments_fail_before_training(tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):
-        fit(tiny_model(), TinyRods(n=2), output_dir=tmp_path / "run", progress=False, **kwargs)
+        fit(train_model(), TinyRods(n=2), output_dir=tmp_path / "run", progress=False, **kwargs)
     assert not (tmp_path / "run").exists()
 
 
 def test_adamw_trains_records_itself_and_refuses_a_resume_with_sgd(tmp_path):
     torch.manual_seed(0)
-    model = tiny_model()
+    model = train_model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     common = dict(
         output_dir=tmp_path / "run",
@@ -201,5 +202,5 @@ def test_adamw_trains_records_itself_and_refuses_a_resume_with_sgd(tmp_path):
     assert "roi_heads.box_predictor.cls_score.weight" in changed
 
     with pytest.raises(ValueError, match=r"optimizer='adamw'.*optimizer='sgd'"):
-        fit(tiny_model(), TinyRods(n=4, size=64, seed=1), resume=True, **{**common, "epochs": 2})
+        fit(train_model(), TinyRods(n=4, size=64, seed=1), resume=True, **{**common, "epochs": 2})
     assert load_checkpoint(tmp_path / "run" / "checkpoint_last.pt")["epoch"] == 1  # nothing overwritten
