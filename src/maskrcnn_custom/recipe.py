@@ -30,6 +30,7 @@ __all__ = [
     "get_recipe",
     "list_recipes",
     "recipe_description",
+    "recipes_table_markdown",
 ]
 
 #: Names accepted by ``TrainingRecipe(optimizer=...)``, ``fit(optimizer=...)`` and ``train --optimizer``.
@@ -276,3 +277,30 @@ def recipe_description(name: str) -> str:
     """
     get_recipe(name)
     return _RECIPES[name][1]
+
+
+def recipes_table_markdown() -> str:
+    """A Markdown table of every registered recipe's fields (the one in docs/training.md), and their descriptions.
+
+    Examples:
+        >>> from maskrcnn_custom.recipe import recipes_table_markdown
+        >>> recipes_table_markdown().splitlines()[0]
+        '| Field | `seed` | `demo` | `fit` keyword | CLI flag |'
+    """
+    names = list_recipes()
+
+    def cell(value: Any) -> str:
+        return (
+            "`None`" if value is None else f"`{value!r}`" if isinstance(value, (bool, str)) else f"{value:g}"
+        )
+
+    lines = [
+        "| Field | " + " | ".join(f"`{n}`" for n in names) + " | `fit` keyword | CLI flag |",
+        "| --- | " + " | ".join("---" for _ in names) + " | --- | --- |",
+    ]
+    for name in _FIELDS:
+        values = " | ".join(cell(getattr(get_recipe(n), name)) for n in names)
+        lines.append(f"| {name} | {values} | `{name}=` | `--{name.replace('_', '-')}` |")
+    lines.append("")
+    lines.extend(f"- `{n}`: {recipe_description(n)}" for n in names)
+    return "\n".join(lines) + "\n"
