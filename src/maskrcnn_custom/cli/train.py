@@ -242,48 +242,11 @@ def _weights_backbone(value: str) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the data and the model, then call :func:`maskrcnn_custom.fit`."""
+    """Build the data and the model, then call :func:`maskrcnn_custom.fit` and print a summary."""
     from .. import fit, get_model
-    from ..data import train_transforms
-    from ..engine.distributed import is_main_process
 
-    if args.image_size < 32:
-        raise ValueError(f"--image-size must be >= 32 pixels, got {args.image_size}")
-    train_set = open_dataset(
-        coco=args.coco,
-        synthetic=args.synthetic,
-        seed=args.data_seed,
-        image_size=args.image_size,
-        transforms=None if args.no_augment else train_transforms(),
-    )
-    if args.val_coco is not None or args.val_synthetic is not None:
-        val_set = open_dataset(
-            coco=args.val_coco,
-            synthetic=args.val_synthetic,
-            seed=args.data_seed + 1,
-            image_size=args.image_size,
-        )
-    elif args.synthetic is not None:
-        val_set = open_dataset(
-            coco=None,
-            synthetic=max(8, args.synthetic // 10),
-            seed=args.data_seed + 1,
-            image_size=args.image_size,
-        )
-    else:
-        val_set = None
-        logger.warning("no validation data (--val-coco/--val-synthetic): the last epoch's model is exported")
-    kwargs: dict[str, object] = {"num_classes": train_set.num_classes, **getattr(args, "model_kwargs", {})}
-    wb = _weights_backbone(args.weights_backbone)
-    if wb != "default":
-        kwargs["weights_backbone"] = wb
-    if hasattr(args, "input_size"):
-        if args.input_size < 32:
-            raise ValueError(f"--input-size must be >= 32 pixels, got {args.input_size}")
-        kwargs["min_size"] = kwargs["max_size"] = args.input_size
-    if hasattr(args, "trainable_backbone_layers"):
-        kwargs["trainable_backbone_layers"] = args.trainable_backbone_layers
-    model = get_model(args.model, **kwargs)
+    train_set, val_set = _open_datasets(args)
+    model = get_model(args.model, **_model_kwargs(args, train_set.num_classes))
     result = fit(
         model,
         train_set,
@@ -306,23 +269,70 @@ def run(args: argparse.Namespace) -> int:
             "augment": not args.no_augment,
         },
     )
-    if is_main_process():
-        summary = {
-            "output": str(result.output_dir),
-            "epochs": len(result.history),
-            "best_epoch": result.best_epoch,
-            "best_segm_AP": result.best_metric,
-            "last": {
-                k: v for k, v in result.history[-1].items() if k in ("epoch", "lr", "train", "bbox", "segm")
-            }
-            if result.history
-            else None,
-            "pretrained": str(result.pretrained_dir) if result.pretrained_dir else None,
-        }
-        if args.json:
-            print(json.dumps(summary, indent=2, default=float))
-        else:
-            print(f"run folder: {summary['output']}")
-            print(f"best epoch: {summary['best_epoch']} (segm AP {summary['best_segm_AP']})")
-            print(f"pretrained: {summary['pretrained']}")
+    _print_summary(result, as_json=args.json)
     return 0
+
+
+def _open_datasets(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The training set and the validation set (``None`` without validation options or synthetic data)."""
+    from ..data import train_transforms
+
+    if args.image_size < 32:
+        raise ValueError(f"--image-size must be >= 32 pixels, got {args.image_size}")
+    train_set = open_dataset(
+        coco=args.coco,
+        synthetic=args.synthetic,
+        seed=args.data_seed,
+        image_size=args.image_size,
+        transforms=None if args.no_augment else train_transforms(),
+    )
+    if args.val_coco is not None or args.val_synthetic is not None:
+        val_coco, val_synthetic = args.val_coco, args.val_synthetic
+    elif args.synthetic is not None:
+        val_coco, val_synthetic = None, max(8, args.synthetic // 10)
+    else:
+        logger.warning("no validation data (--val-coco/--val-synthetic): the last epoch's model is exported")
+        return train_set, None
+    val_set = open_dataset(
+        coco=val_coco, synthetic=val_synthetic, seed=args.data_seed + 1, image_size=args.image_size
+    )
+    return train_set, val_set
+
+
+def _model_kwargs(args: argparse.Namespace, num_classes: int) -> dict[str, object]:
+    """The builder's keyword arguments from the model options."""
+    kwargs: dict[str, object] = {"num_classes": num_classes, **getattr(args, "model_kwargs", {})}
+    wb = _weights_backbone(args.weights_backbone)
+    if wb != "default":
+        kwargs["weights_backbone"] = wb
+    if hasattr(args, "input_size"):
+        if args.input_size < 32:
+            raise ValueError(f"--input-size must be >= 32 pixels, got {args.input_size}")
+        kwargs["min_size"] = kwargs["max_size"] = args.input_size
+    if hasattr(args, "trainable_backbone_layers"):
+        kwargs["trainable_backbone_layers"] = args.trainable_backbone_layers
+    return kwargs
+
+
+def _print_summary(result: Any, *, as_json: bool) -> None:
+    """On the main process: the run folder, best epoch and pretrained folder (or all of it as JSON)."""
+    from ..engine.distributed import is_main_process
+
+    if not is_main_process():
+        return
+    summary = {
+        "output": str(result.output_dir),
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "best_segm_AP": result.best_metric,
+        "last": {k: v for k, v in result.history[-1].items() if k in ("epoch", "lr", "train", "bbox", "segm")}
+        if result.history
+        else None,
+        "pretrained": str(result.pretrained_dir) if result.pretrained_dir else None,
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2, default=float))
+    else:
+        print(f"run folder: {summary['output']}")
+        print(f"best epoch: {summary['best_epoch']} (segm AP {summary['best_segm_AP']})")
+        print(f"pretrained: {summary['pretrained']}")

@@ -413,6 +413,12 @@ def _train_epoch(
     return {"epoch": epoch, "lr": stats.pop("lr"), "train_time_s": stats.pop("time_s"), "train": stats}
 
 
+def _evaluate_epoch(model: nn.Module, val_loader: DataLoader, run: _Run, *, progress: bool) -> dict[str, Any]:
+    """COCO metrics of this epoch's model, with ``eval_time_s``."""
+    metrics = evaluate(model, val_loader, run.info.device, amp=run.amp_dtype or False, progress=progress)
+    return {"eval_time_s": metrics.pop("time_s"), **metrics}
+
+
 def _update_best(result: FitResult, record: Mapping[str, Any], best_metric: str) -> bool:
     """Record ``record``'s ``best_metric`` in ``result`` if it is the best so far; return whether it is."""
     flat = flatten_metrics(dict(record))
@@ -661,19 +667,14 @@ def fit(
         num_workers=num_workers,
         collate=collate,
     )
-    epochs_total = run.recipe.epochs
     try:
-        for epoch in range(start_epoch, epochs_total):
+        for epoch in range(start_epoch, run.recipe.epochs):
             t0 = time.perf_counter()
             loader = _train_loader(train_dataset, run, epoch, num_workers=num_workers, collate=collate)
             record = _train_epoch(training, run, loader, epoch, print_freq=print_freq, progress=progress)
             del loader
-            if val_loader is not None and ((epoch + 1) % eval_every == 0 or epoch == epochs_total - 1):
-                metrics = evaluate(
-                    model, val_loader, run.info.device, amp=run.amp_dtype or False, progress=progress
-                )
-                record["eval_time_s"] = metrics.pop("time_s")
-                record.update(metrics)
+            if val_loader is not None and ((epoch + 1) % eval_every == 0 or epoch == run.recipe.epochs - 1):
+                record.update(_evaluate_epoch(model, val_loader, run, progress=progress))
             record["epoch_time_s"] = time.perf_counter() - t0
             result.history.append(record)
             is_best = _update_best(result, record, best_metric)
