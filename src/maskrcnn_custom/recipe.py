@@ -11,7 +11,10 @@ it. Named presets are listed by :func:`list_recipes` and returned by :func:`get_
 - ``"demo"``: what ``maskrcnn-custom demo`` trains with, AdamW at lr 5e-4 for 3 epochs of 80 iterations from a
   random backbone, the rate halved for the last epoch and gradients clipped at norm 10.
 
-This module imports nothing else from the library, so every layer can use it.
+A new preset is one ``_register(name, TrainingRecipe(...), description)`` call in this module: ``list_recipes``,
+``maskrcnn-custom train --recipe`` and its ``--help``, and the table of docs/training.md
+(:func:`recipes_table_markdown`) pick it up. This module imports nothing else from the library, so every layer
+can use it.
 """
 
 from __future__ import annotations
