@@ -21,6 +21,7 @@ from maskrcnn_custom import (
     export_coco,
     fit,
     from_pretrained,
+    get_recipe,
     maskrcnn_resnet18_fpn,
     maskrcnn_resnet101_fpn,
     train_transforms,
@@ -33,10 +34,11 @@ def main() -> None:
     parser.add_argument("--val", type=Path, help="validation COCO folder")
     parser.add_argument("--out", type=Path, help="run folder (default: a temporary folder)")
     parser.add_argument("--weights", help="start from this save_pretrained folder or Hub repo id")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--iters", type=int, default=300, help="iterations per epoch")
-    parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=0.003)
+    seed = get_recipe("seed")  # the defaults: the seed document's training recipe
+    parser.add_argument("--epochs", type=int, default=seed.epochs)
+    parser.add_argument("--iters", type=int, default=seed.iters_per_epoch, help="iterations per epoch")
+    parser.add_argument("--batch-size", type=int, default=seed.batch_size)
+    parser.add_argument("--lr", type=float, default=seed.lr)
     parser.add_argument(
         "--fast", action="store_true", help="tiny synthetic COCO folder, ResNet-18, 4 iterations"
     )

@@ -16,7 +16,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from maskrcnn_custom import SyntheticElongatedDataset, fit, get_model
+from maskrcnn_custom import SyntheticElongatedDataset, fit, get_model, get_recipe
 from maskrcnn_custom.engine import OPTIMIZERS
 
 
@@ -30,13 +30,14 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--train-images", type=int, default=2500)
     parser.add_argument("--val-images", type=int, default=250)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--iters", type=int, default=300, help="iterations per epoch")
-    parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=0.003)
+    seed = get_recipe("seed")  # the defaults: the seed document's training recipe
+    parser.add_argument("--epochs", type=int, default=seed.epochs)
+    parser.add_argument("--iters", type=int, default=seed.iters_per_epoch, help="iterations per epoch")
+    parser.add_argument("--batch-size", type=int, default=seed.batch_size)
+    parser.add_argument("--lr", type=float, default=seed.lr)
     parser.add_argument(
         "--optimizer",
-        default="sgd",
+        default=seed.optimizer,
         choices=OPTIMIZERS,
         help="adamw (with --lr 5e-4) for short runs from scratch",
     )

@@ -1,10 +1,5 @@
-import sys
-from pathlib import Path
-
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(autouse=True)
@@ -15,7 +10,7 @@ def _seeded():
 
 @pytest.fixture
 def hub_stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
-    """A local Hugging Face Hub stand-in (see ``tests/hub_server.py``) with a fresh, empty ``HF_HOME``.
+    """A local Hugging Face Hub stand-in (see ``tests/helpers/hub_server.py``) with a fresh, empty ``HF_HOME``.
 
     ``huggingface_hub`` reads ``HF_ENDPOINT``, ``HF_HOME`` and ``HF_HUB_OFFLINE`` into
     ``huggingface_hub.constants`` when it is imported, so the fixture patches those module attributes as well
@@ -23,7 +18,7 @@ def hub_stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     """
     from huggingface_hub import constants
 
-    from hub_server import HubStandIn
+    from helpers.hub_server import HubStandIn
 
     stand_in = HubStandIn()
     home = tmp_path_factory.mktemp("hf_home")

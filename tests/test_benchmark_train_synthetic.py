@@ -2,7 +2,7 @@
 
 import math
 
-from _benchmark_run import run_benchmark
+from helpers.benchmark_run import run_benchmark
 
 
 def test_train_synthetic_tiny_mode_prints_the_report():

@@ -7,7 +7,7 @@ so the inference one is marked slow.
 
 import pytest
 
-from _benchmark_run import run_benchmark
+from helpers.benchmark_run import run_benchmark
 
 
 def _run(script: str, *args: str) -> dict:

@@ -94,7 +94,7 @@ def test_dependent_shapes_are_derived():
     assert heads.mask_predictor.conv5_mask.out_channels == 48
     assert heads.mask_predictor.mask_fcn_logits.out_channels == 5
     assert heads.box_predictor.bbox_pred.out_features == 20
-    from rods import rod_batch
+    from helpers.rods import rod_batch
 
     images, targets = rod_batch(2, 96, seed=1)
     losses = model(images, targets)

@@ -108,3 +108,29 @@ def test_every_page_is_in_the_nav():
     assert set(nav) == pages
     assert nav[:2] == ["index.md", "quickstart.md"] and nav[-2:] == ["api.md", "changelog.md"]
     assert (DOCS / "changelog.md").read_text(encoding="utf-8").strip() == '--8<-- "CHANGELOG.md"'
+
+
+def test_training_page_recipe_table_matches_the_presets():
+    from maskrcnn_custom import get_recipe, list_recipes
+    from maskrcnn_custom.recipe import recipes_table_markdown
+
+    text = (DOCS / "training.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- recipes-table:[^>]*-->\n(.*?)<!-- /recipes-table -->", text, flags=re.S)
+    assert block is not None, "docs/training.md lost its recipes table markers"
+    assert block.group(1) == recipes_table_markdown()
+    # and the generated table says what get_recipe says, field by field
+    header, _, *rows = block.group(1).split("\n\n")[0].splitlines()
+    names = [c.strip(" `") for c in header.split("|")[2:-3]]
+    assert names == list_recipes()
+    for row in rows:
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        field, values = cells[0], cells[1 : 1 + len(names)]
+        for name, shown in zip(names, values, strict=True):
+            value = getattr(get_recipe(name), field)
+            expected = (
+                "`None`" if value is None else f"`{value!r}`" if isinstance(value, (bool, str)) else None
+            )
+            if expected is None:
+                assert float(shown) == value, (field, name)
+            else:
+                assert shown == expected, (field, name)

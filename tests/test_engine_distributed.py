@@ -10,15 +10,16 @@ import torch
 
 from maskrcnn_custom.engine import load_checkpoint
 
-SCRIPT = Path(__file__).parent / "_engine_ddp_script.py"
+SCRIPT = Path(__file__).parent / "helpers" / "ddp_fit_script.py"
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
 def test_fit_under_torchrun_with_two_cpu_processes(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    src = Path(__file__).resolve().parents[1] / "src"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
+    tests = Path(__file__).resolve().parent
+    paths = (str(tests.parent / "src"), str(tests), env.get("PYTHONPATH", ""))  # the script imports helpers
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     cmd = [
         sys.executable,
         "-m",
@@ -46,7 +47,7 @@ def test_fit_under_torchrun_with_two_cpu_processes(tmp_path):
     assert "AP" in history[-1]["segm"] and "AP" in history[-1]["bbox"]
     # only rank 0 wrote: one checkpoint, one log, no leftovers
     ckpt = load_checkpoint(out / "checkpoint_last.pt")
-    assert ckpt["epoch"] == 2 and ckpt["recipe"]["world_size"] == 2 and len(ckpt["rng"]) == 2
+    assert ckpt["epoch"] == 2 and ckpt["run"]["world_size"] == 2 and len(ckpt["rng"]) == 2
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
     assert sorted(p.name for p in out.glob("checkpoint_*.pt")) == ["checkpoint_best.pt", "checkpoint_last.pt"]
     assert not list(out.glob(".*.tmp"))

@@ -12,7 +12,7 @@ from pycocotools.cocoeval import COCOeval
 from torch import nn
 from torch.utils.data import DataLoader
 
-from _engine_data import TinyRods
+from helpers.rods import TinyRods
 from maskrcnn_custom import evaluate
 from maskrcnn_custom.data import collate_fn
 from maskrcnn_custom.engine import STAT_NAMES, elongation_metrics, mask_elongation

@@ -5,8 +5,9 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from _engine_data import TinyRods, tiny_model
-from maskrcnn_custom import fit, from_pretrained
+from helpers.models import train_model
+from helpers.rods import TinyRods
+from maskrcnn_custom import TrainingRecipe, fit, from_pretrained, get_recipe
 from maskrcnn_custom.engine import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -42,7 +43,7 @@ class Crash(RuntimeError):
 
 def _run(out, *, seed_model, epochs=3, crash_after=None, resume=None):
     torch.manual_seed(seed_model)
-    model = tiny_model()
+    model = train_model()
 
     def on_epoch_end(record):
         if crash_after is not None and record["epoch"] == crash_after:
@@ -134,7 +135,7 @@ def test_overfitting_two_images_reaches_a_high_segm_ap(tmp_path):
     torch.manual_seed(0)
     data = TinyRods(n=2, size=64, seed=0)
     res = fit(
-        tiny_model(),
+        train_model(),
         data,
         data,
         output_dir=tmp_path,
@@ -171,13 +172,13 @@ def test_overfitting_two_images_reaches_a_high_segm_ap(tmp_path):
 )
 def test_bad_arguments_fail_before_training(tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):
-        fit(tiny_model(), TinyRods(n=2), output_dir=tmp_path / "run", progress=False, **kwargs)
+        fit(train_model(), TinyRods(n=2), output_dir=tmp_path / "run", progress=False, **kwargs)
     assert not (tmp_path / "run").exists()
 
 
 def test_adamw_trains_records_itself_and_refuses_a_resume_with_sgd(tmp_path):
     torch.manual_seed(0)
-    model = tiny_model()
+    model = train_model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     common = dict(
         output_dir=tmp_path / "run",
@@ -201,5 +202,63 @@ def test_adamw_trains_records_itself_and_refuses_a_resume_with_sgd(tmp_path):
     assert "roi_heads.box_predictor.cls_score.weight" in changed
 
     with pytest.raises(ValueError, match=r"optimizer='adamw'.*optimizer='sgd'"):
-        fit(tiny_model(), TinyRods(n=4, size=64, seed=1), resume=True, **{**common, "epochs": 2})
+        fit(train_model(), TinyRods(n=4, size=64, seed=1), resume=True, **{**common, "epochs": 2})
     assert load_checkpoint(tmp_path / "run" / "checkpoint_last.pt")["epoch"] == 1  # nothing overwritten
+
+
+def _quick(out, **kwargs):
+    """One iteration of one epoch on two 64 px images, no evaluation: the recipe plumbing, not the training."""
+    torch.manual_seed(0)
+    opts = dict(output_dir=out, progress=False, tensorboard=False, save_pretrained=False)
+    return fit(train_model(), TinyRods(n=2, size=64, seed=1), **{**opts, **kwargs})
+
+
+def test_explicit_keywords_override_the_preset_and_the_checkpoint_records_the_effective_recipe(tmp_path):
+    res = _quick(tmp_path / "run", recipe="demo", epochs=1, iters_per_epoch=1, optimizer="sgd", lr=0.003)
+    # optimizer="sgd" and lr=0.003 equal the seed's defaults, and still override the demo preset's values
+    expected = get_recipe("demo").replace(epochs=1, iters_per_epoch=1, optimizer="sgd", lr=0.003)
+    assert res.recipe == expected
+    ckpt = load_checkpoint(res.last_checkpoint)
+    assert ckpt["recipe"] == expected.to_dict() and TrainingRecipe.from_dict(ckpt["recipe"]) == expected
+    assert ckpt["run"]["world_size"] == 1 and ckpt["run"]["seed"] == 0 and ckpt["run"]["amp_dtype"] is None
+    group = ckpt["optimizer"]["param_groups"][0]
+    assert group["momentum"] == 0.9 and group["initial_lr"] == 0.003 and "amsgrad" not in group  # SGD
+    assert ckpt["lr_scheduler"]["step_size"] == get_recipe("demo").lr_step_size
+    run_config = json.loads((tmp_path / "run" / "run_config.json").read_text())
+    assert run_config["recipe"] == expected.to_dict() and run_config["run"] == ckpt["run"]
+
+
+def test_a_recipe_object_and_one_pass_epochs(tmp_path):
+    recipe = TrainingRecipe(epochs=1, iters_per_epoch=None, batch_size=1, warmup_iters=0)
+    res = _quick(tmp_path / "run", recipe=recipe)
+    assert res.recipe == recipe.replace(iters_per_epoch=2)  # None: one pass over the 2 images
+    assert res.history[0]["train"]["loss"] > 0
+    with pytest.raises(TypeError, match="recipe must be a TrainingRecipe"):
+        _quick(tmp_path / "other", recipe={"epochs": 1})
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        _quick(tmp_path / "other", recipe="fastest")
+    assert not (tmp_path / "other").exists()
+
+
+def _snapshot(folder):
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_resume_refuses_a_changed_learning_rate_before_touching_a_file(tmp_path, caplog):
+    out = tmp_path / "run"
+    _quick(out, recipe="demo", epochs=1, iters_per_epoch=1)
+    before = _snapshot(out)
+    for change, match in (
+        ({"lr": 1e-3}, r"lr=0\.0005, this call asks for lr=0\.001"),
+        ({"lr_step_size": 5}, r"lr_step_size=2, this call asks for lr_step_size=5"),
+        ({"recipe": "seed"}, r"optimizer='adamw', this call asks for optimizer='sgd'"),
+    ):
+        kwargs = {"recipe": "demo", "epochs": 2, "iters_per_epoch": 1, **change}
+        with pytest.raises(ValueError, match=match):
+            _quick(out, resume=True, **kwargs)
+        assert _snapshot(out) == before, change
+    # a field the resumed run does apply (more epochs) is allowed, with a warning
+    with caplog.at_level("WARNING", logger="maskrcnn_custom.engine.fit"):
+        res = _quick(out, resume=True, recipe="demo", epochs=2, iters_per_epoch=1)
+    assert [r["epoch"] for r in res.history] == [0, 1] and res.recipe.epochs == 2
+    assert "'epochs': (1, 2)" in caplog.text

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from _engine_data import TinyRods, tiny_model
+from helpers.models import train_model
+from helpers.rods import TinyRods
 from maskrcnn_custom import train_one_epoch
 from maskrcnn_custom.data import collate_fn
 from maskrcnn_custom.engine.train import warmup_factor_at
@@ -44,7 +45,7 @@ def _batch(ds, idx):
 def test_a_few_iterations_reduce_the_loss():
     ds = TinyRods(n=2, size=64)
     images, targets = _batch(ds, [0, 1])
-    model = tiny_model()
+    model = train_model()
     opt = torch.optim.SGD(
         [p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4
     )
@@ -148,7 +149,7 @@ def test_amp_float16_needs_and_uses_a_grad_scaler():
 
 def test_real_model_trains_under_bfloat16_autocast():
     ds = TinyRods(n=2, size=64)
-    model = tiny_model()
+    model = train_model()
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.005, momentum=0.9)
     stats = train_one_epoch(model, opt, [_batch(ds, [0, 1])] * 2, "cpu", 1, amp=True, progress=False)
     assert all(math.isfinite(v) for v in stats.values())

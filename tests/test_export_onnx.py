@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from _inference_helpers import detecting_model, rods_image, save_detecting_model
+from helpers.models import detecting_model, save_detecting_model
+from helpers.rods import rods_image
 from maskrcnn_custom import OnnxPredictor, export_onnx, predict
 from maskrcnn_custom.cli import main
 

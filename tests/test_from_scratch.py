@@ -5,8 +5,8 @@ import math
 import torch
 from torch import nn
 
+from helpers.rods import rod_batch
 from maskrcnn_custom import maskrcnn_resnet101_fpn
-from rods import rod_batch
 
 
 def _seed_optimizer(model):

@@ -13,7 +13,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
 from torchvision.models.detection.rpn import AnchorGenerator
 
-from hub_helpers import assert_same_predictions, images
+from helpers.hub import assert_same_predictions, images
 from maskrcnn_custom import convert_checkpoint, from_pretrained
 from maskrcnn_custom.cli import main
 

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 import maskrcnn_custom
-from hub_helpers import assert_same_predictions, assert_same_state, predict, tiny_model
+from helpers.hub import assert_same_predictions, assert_same_state, predict, tiny_model
 from maskrcnn_custom import (
     MaskRCNNWeights,
     from_pretrained,

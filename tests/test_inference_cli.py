@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _inference_helpers import detecting_model, rods_image, save_detecting_model
+from helpers.models import detecting_model, save_detecting_model
+from helpers.rods import rods_image
 from maskrcnn_custom import predict
 from maskrcnn_custom.cli import main
 

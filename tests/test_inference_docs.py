@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _inference_helpers import rods_image, save_detecting_model
+from helpers.models import save_detecting_model
+from helpers.rods import rods_image
 from maskrcnn_custom.cli import main
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "inference.md"

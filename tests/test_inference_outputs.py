@@ -6,7 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from _inference_helpers import detecting_model, rods_image
+from helpers.models import detecting_model
+from helpers.rods import rods_image
 from maskrcnn_custom import Prediction, predict
 from maskrcnn_custom.inference import (
     draw_overlay,

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from _inference_helpers import detecting_model, rods_image
+from helpers.models import detecting_model
+from helpers.rods import rods_image
 from maskrcnn_custom import MaskRCNNConfig, Prediction, predict
 
 

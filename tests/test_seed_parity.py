@@ -4,8 +4,8 @@ import pytest
 import torch
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from helpers.seed_reference import seed_maskrcnn_resnet101_fpn
 from maskrcnn_custom import maskrcnn_resnet101_fpn
-from seed_reference import seed_maskrcnn_resnet101_fpn
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_default_trainable_bn_model_loads_seed_state_dict_strictly(seed_model):
 @pytest.mark.slow
 def test_default_configuration_trains_end_to_end_at_256():
     """The real default network, at its real 256x256 size, one plain-SGD step from scratch."""
-    from rods import rod_batch
+    from helpers.rods import rod_batch
 
     model = maskrcnn_resnet101_fpn(weights_backbone=None)
     model.train()

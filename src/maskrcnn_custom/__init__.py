@@ -51,6 +51,7 @@ from .models import (
     register_model,
     validate_config,
 )
+from .recipe import TrainingRecipe, get_recipe, list_recipes
 from .weights import (
     BackboneWeights,
     ResNet18BackboneWeights,
@@ -94,6 +95,7 @@ __all__ = [
     "ResNet101BackboneWeights",
     "ResNet152BackboneWeights",
     "RoIPoolConfig",
+    "TrainingRecipe",
     "__version__",
     "build_model",
     "evaluate",
@@ -103,8 +105,10 @@ __all__ = [
     "export_onnx",
     "get_model",
     "get_model_builder",
+    "get_recipe",
     "init_output_layers",
     "list_models",
+    "list_recipes",
     "load_backbone_weights",
     "make_config",
     "predict",

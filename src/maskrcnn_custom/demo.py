@@ -6,17 +6,20 @@ from random weights and the data is generated on the fly, so it works offline on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .hub.atomic import atomic_path, atomic_write_text
+from ._utils.atomic import atomic_path, atomic_write_text
+from .recipe import TrainingRecipe, get_recipe
 
 __all__ = ["DEMO_BACKBONES", "DemoReport", "DemoSettings", "demo_settings", "run_demo"]
 
@@ -25,10 +28,15 @@ logger = logging.getLogger(__name__)
 #: Backbones the demo can train: ResNet-18 (fast, the default) and ResNet-101 (the seed network).
 DEMO_BACKBONES: tuple[str, ...] = ("resnet18", "resnet101")
 
+_DEMO = get_recipe("demo")
+
 
 @dataclass(frozen=True)
 class DemoSettings:
     """Sizes and recipe of a demo run.
+
+    The training fields start from the ``"demo"`` :class:`~maskrcnn_custom.TrainingRecipe` preset
+    (:func:`maskrcnn_custom.get_recipe`); :attr:`recipe` is the recipe :func:`run_demo` trains with.
 
     Attributes:
         image_size: Side of the square synthetic images and the model's ``min_size``/``max_size``. The seed's
@@ -38,10 +46,9 @@ class DemoSettings:
         epochs: Training epochs.
         iters_per_epoch: Iterations per epoch.
         batch_size: Images per iteration.
-        optimizer: ``"adamw"`` (default) or ``"sgd"`` (momentum 0.9), both with weight decay 1e-4, linear
-            warm-up, the rate halved for the last epoch and gradients clipped at norm 10. From a random backbone
-            in 240 iterations AdamW at lr 5e-4 reached segm AP 0.062 / bbox AP 0.148 on the default settings,
-            SGD at lr 0.02 0.028 / 0.044 (and AdamW at lr 1e-3 0.049 / 0.101, at 2e-3 0.007 / 0.008).
+        optimizer: ``"adamw"`` (default) or ``"sgd"`` (momentum 0.9), both with the preset's weight decay,
+            linear warm-up, the rate halved for the last epoch and gradients clipped at norm 10 (AdamW reaches
+            about twice SGD's AP here; see docs/training.md).
         lr: Peak learning rate (5e-4 suits AdamW; about 0.02 suits SGD from scratch).
         warmup_iters: Linear warm-up iterations.
         box_batch_size_per_image: RoIs sampled per image for the box and mask heads (torchvision: 512). Fewer
@@ -58,12 +65,12 @@ class DemoSettings:
     image_size: int = 128
     num_train: int = 2000
     num_val: int = 50
-    epochs: int = 3
-    iters_per_epoch: int = 80
-    batch_size: int = 2
-    optimizer: str = "adamw"
-    lr: float = 5e-4
-    warmup_iters: int = 30
+    epochs: int = _DEMO.epochs
+    iters_per_epoch: int = _DEMO.iters_per_epoch or 1
+    batch_size: int = _DEMO.batch_size
+    optimizer: str = _DEMO.optimizer
+    lr: float = _DEMO.lr
+    warmup_iters: int = _DEMO.warmup_iters or 0
     box_batch_size_per_image: int = 32
     max_detections: int = 100
     num_objects: tuple[int, int] = (1, 5)
@@ -93,16 +100,33 @@ class DemoSettings:
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}")
         if self.num_overlays > self.num_val:
             raise ValueError(f"num_overlays ({self.num_overlays}) must be <= num_val ({self.num_val})")
-        from .engine.optim import check_optimizer_name
-
-        check_optimizer_name(self.optimizer)
         if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not 0 < self.lr < 1:
             raise ValueError(f"lr must be a number in (0, 1), got {self.lr!r}")
+        self.recipe  # noqa: B018 (checks the optimiser and the other recipe fields)
         if not isinstance(self.score_threshold, (int, float)) or not 0 <= self.score_threshold < 1:
             raise ValueError(f"score_threshold must be a number in [0, 1), got {self.score_threshold!r}")
         from .data import SyntheticConfig
 
         SyntheticConfig(num_objects=self.num_objects, width_range=self.width_range)  # checks both ranges
+
+    @property
+    def recipe(self) -> TrainingRecipe:
+        """The ``"demo"`` preset with these settings' training fields; the rate halves for the last epoch.
+
+        Examples:
+            >>> from maskrcnn_custom.demo import demo_settings
+            >>> demo_settings(epochs=4).recipe.lr_step_size
+            3
+        """
+        return _DEMO.replace(
+            epochs=self.epochs,
+            iters_per_epoch=self.iters_per_epoch,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            warmup_iters=self.warmup_iters,
+            lr_step_size=max(1, self.epochs - 1),
+        )
 
 
 def demo_settings(*, fast: bool = False, **overrides: Any) -> DemoSettings:
@@ -289,29 +313,12 @@ def run_demo(
         >>> report.metrics["segm"]["AP"], report.overlay_paths[0].name  # doctest: +SKIP
         (0.0, 'val_000.png')
     """
-    if backbone not in DEMO_BACKBONES:
-        raise ValueError(f"backbone must be one of {DEMO_BACKBONES}, got {backbone!r}")
-    if settings is None:
-        settings = demo_settings(fast=fast)
-    elif not isinstance(settings, DemoSettings):
-        raise TypeError(
-            f"settings must be a DemoSettings (see demo_settings()), got {type(settings).__name__}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    settings = _check_demo_arguments(backbone, fast, settings, seed)
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, overwrite)
     _require_coco_backend()
-
-    from torch.utils.data import DataLoader
-
-    from .data import SyntheticConfig, SyntheticElongatedDataset, collate_fn
-    from .engine import evaluate, fit
-    from .hub import from_pretrained, save_pretrained
-    from .inference import draw_overlay, predict
-
-    seconds: dict[str, float] = {}
     start = time.perf_counter()
+    seconds: dict[str, float] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     s = settings
     logger.info(
@@ -323,39 +330,110 @@ def run_demo(
         s.batch_size,
         out_dir,
     )
+    train_set, val_set = _make_data(s, seed)
+    model = _make_model(backbone, s, train_set, seed)
+    with _timed(seconds, "train"):
+        losses = _train(model, train_set, s, out_dir=out_dir, seed=seed, device=device, progress=progress)
+    logger.info("training took %.0f s; mean loss per epoch: %s", seconds["train"], losses)
+    with _timed(seconds, "evaluate"):
+        metrics, run_device = _evaluate(model, val_set, s, progress=progress)
+    with _timed(seconds, "save_reload"):
+        pretrained_dir = out_dir / "model"
+        reloaded, images = _save_and_reload(
+            model, val_set, s, metrics, pretrained_dir, backbone=backbone, seed=seed
+        )
+    with _timed(seconds, "overlays"):
+        overlay_paths, detections = _draw_overlays(reloaded, val_set, images, s, out_dir, progress=progress)
+    seconds["total"] = time.perf_counter() - start
+    report = DemoReport(
+        out_dir=out_dir,
+        pretrained_dir=pretrained_dir,
+        metrics_path=out_dir / "metrics.json",
+        overlay_paths=overlay_paths,
+        metrics={k: metrics[k] for k in ("bbox", "segm") if k in metrics},
+        seconds={k: round(v, 2) for k, v in seconds.items()},
+        settings=s,
+    )
+    _write_report(report, metrics, detections, backbone=backbone, seed=seed, device=run_device, losses=losses)
+    logger.info(
+        "done in %.0f s: segm AP %.3f, bbox AP %.3f; %s, %s",
+        seconds["total"],
+        metrics["segm"]["AP"],
+        metrics["bbox"]["AP"],
+        report.metrics_path,
+        pretrained_dir,
+    )
+    return report
 
-    # 1. data
+
+def _check_demo_arguments(
+    backbone: str, fast: bool, settings: DemoSettings | None, seed: int
+) -> DemoSettings:
+    """Check ``run_demo``'s arguments and return the settings to use."""
+    if backbone not in DEMO_BACKBONES:
+        raise ValueError(f"backbone must be one of {DEMO_BACKBONES}, got {backbone!r}")
+    if settings is None:
+        settings = demo_settings(fast=fast)
+    elif not isinstance(settings, DemoSettings):
+        raise TypeError(
+            f"settings must be a DemoSettings (see demo_settings()), got {type(settings).__name__}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    return settings
+
+
+@contextlib.contextmanager
+def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
+    """Record the wall time of the ``with`` block as ``seconds[stage]``."""
+    t = time.perf_counter()
+    yield
+    seconds[stage] = time.perf_counter() - t
+
+
+def _make_data(s: DemoSettings, seed: int) -> tuple[Any, Any]:
+    """Step 1: the synthetic train (``seed``) and validation (``seed + 1``) sets."""
+    from .data import SyntheticConfig, SyntheticElongatedDataset
+
     data_config = SyntheticConfig(num_objects=s.num_objects, width_range=s.width_range)
     train_set = SyntheticElongatedDataset(s.num_train, image_size=s.image_size, seed=seed, config=data_config)
     val_set = SyntheticElongatedDataset(s.num_val, image_size=s.image_size, seed=seed + 1, config=data_config)
     logger.info(
         "[1/6] synthetic data: %d train / %d validation images (generated on demand)", s.num_train, s.num_val
     )
+    return train_set, val_set
 
-    # 2. model
+
+def _make_model(backbone: str, s: DemoSettings, train_set: Any, seed: int) -> Any:
+    """Step 2: the seed architecture on ``backbone``, from random weights seeded with ``seed``."""
     torch.manual_seed(seed)
     class_names = ("background", *train_set.category_names)
     model = _build_model(backbone, s, train_set.num_classes, class_names)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("[2/6] model: Mask R-CNN %s-FPN from scratch, %.1f M parameters", backbone, n_params / 1e6)
+    return model
 
-    # 3. training
-    t = time.perf_counter()
+
+def _train(
+    model: Any,
+    train_set: Any,
+    s: DemoSettings,
+    *,
+    out_dir: Path,
+    seed: int,
+    device: str | torch.device | None,
+    progress: bool,
+) -> list[float]:
+    """Step 3: :func:`~maskrcnn_custom.fit` with the settings' recipe; returns the mean loss of each epoch."""
+    from .engine import fit
+
     logger.info("[3/6] training for %d iterations", s.epochs * s.iters_per_epoch)
     fit_result = fit(
         model,
         train_set,
         None,
         output_dir=out_dir / "training",
-        epochs=s.epochs,
-        iters_per_epoch=s.iters_per_epoch,
-        batch_size=s.batch_size,
-        lr=s.lr,
-        optimizer=s.optimizer,
-        lr_step_size=max(1, s.epochs - 1),
-        lr_gamma=0.5,
-        warmup_iters=s.warmup_iters,
-        max_grad_norm=10.0,
+        recipe=s.recipe,
         device=device,
         seed=seed,
         print_freq=max(1, s.iters_per_epoch // 2),
@@ -363,18 +441,23 @@ def run_demo(
         tensorboard=False,
         save_pretrained=False,
     )
-    seconds["train"] = time.perf_counter() - t
-    losses = [round(float(r["train"]["loss"]), 4) for r in fit_result.history]
-    logger.info("training took %.0f s; mean loss per epoch: %s", seconds["train"], losses)
+    return [round(float(r["train"]["loss"]), 4) for r in fit_result.history]
 
-    # 4. evaluation
-    t = time.perf_counter()
+
+def _evaluate(
+    model: Any, val_set: Any, s: DemoSettings, *, progress: bool
+) -> tuple[dict[str, Any], torch.device]:
+    """Step 4: COCO ``bbox``/``segm`` metrics on the validation set; returns them and the model's device."""
+    from torch.utils.data import DataLoader
+
+    from .data import collate_fn
+    from .engine import evaluate
+
     logger.info("[4/6] COCO evaluation on %d validation images", s.num_val)
     model.eval()
     val_loader = DataLoader(val_set, batch_size=s.batch_size, shuffle=False, collate_fn=collate_fn)
     run_device = next(model.parameters()).device
     metrics = evaluate(model, val_loader, run_device, progress=progress)
-    seconds["evaluate"] = time.perf_counter() - t
     logger.info(
         "segm AP %.3f (AP50 %.3f), bbox AP %.3f (AP50 %.3f)",
         metrics["segm"]["AP"],
@@ -382,16 +465,26 @@ def run_demo(
         metrics["bbox"]["AP"],
         metrics["bbox"]["AP50"],
     )
+    return metrics, run_device
 
-    # 5. save and reload
-    t = time.perf_counter()
-    pretrained_dir = out_dir / "model"
-    recipe = {
-        "demo": asdict(s),
-        "backbone": backbone,
-        "seed": seed,
-        "optimizer": f"{s.optimizer} weight decay 1e-4",
-    }
+
+def _save_and_reload(
+    model: Any,
+    val_set: Any,
+    s: DemoSettings,
+    metrics: dict[str, Any],
+    pretrained_dir: Path,
+    *,
+    backbone: str,
+    seed: int,
+) -> tuple[Any, list[torch.Tensor]]:
+    """Step 5: ``save_pretrained`` then ``from_pretrained``; the reloaded model must predict the same.
+
+    Returns the reloaded model and the validation images drawn in step 6.
+    """
+    from .hub import from_pretrained, save_pretrained
+    from .inference import predict
+
     save_pretrained(
         model.cpu(),
         pretrained_dir,
@@ -402,7 +495,7 @@ def run_demo(
             "bbox_AP50": float(metrics["bbox"]["AP50"]),
         },
         dataset_name=f"maskrcnn-custom synthetic, {s.num_val} validation images of {s.image_size} px",
-        recipe=recipe,
+        recipe={**s.recipe.to_dict(), "demo": asdict(s), "backbone": backbone, "seed": seed},
         model_name=f"maskrcnn-custom demo ({backbone})",
         notes="Trained briefly by `maskrcnn-custom demo` on synthetic data, from a random backbone.",
     )
@@ -415,16 +508,21 @@ def run_demo(
             f"the model reloaded from {str(pretrained_dir)!r} predicts {len(after)} objects where the trained "
             f"model predicts {len(before)}; the saved folder does not reproduce the model"
         )
-    seconds["save_reload"] = time.perf_counter() - t
     logger.info("[5/6] saved to %s and reloaded with from_pretrained (same predictions)", pretrained_dir)
+    return reloaded, images
 
-    # 6. overlays and metrics.json
-    t = time.perf_counter()
+
+def _draw_overlays(
+    model: Any, val_set: Any, images: list[torch.Tensor], s: DemoSettings, out_dir: Path, *, progress: bool
+) -> tuple[list[Path], list[dict[str, int]]]:
+    """Step 6: ``out_dir/overlays/val_*.png``, ground truth left and ``model``'s prediction right."""
+    from .inference import draw_overlay, predict
+
     overlay_dir = out_dir / "overlays"
     overlay_dir.mkdir(exist_ok=True)
     overlay_paths: list[Path] = []
     predictions = predict(
-        reloaded, images[: s.num_overlays], score_threshold=s.score_threshold, progress=progress
+        model, images[: s.num_overlays], score_threshold=s.score_threshold, progress=progress
     )
     detections = []
     for i, pred in enumerate(predictions):
@@ -433,45 +531,40 @@ def run_demo(
         picture = torch.cat([_ground_truth_overlay(image, target), gap, draw_overlay(image, pred)], dim=2)
         overlay_paths.append(_write_png_atomic(picture, overlay_dir / f"val_{i:03d}.png"))
         detections.append({"image": i, "objects": len(target["boxes"]), "detections": len(pred)})
-    seconds["overlays"] = time.perf_counter() - t
-    seconds["total"] = time.perf_counter() - start
     logger.info("[6/6] %d overlay pictures in %s", len(overlay_paths), overlay_dir)
+    return overlay_paths, detections
 
-    report = DemoReport(
-        out_dir=out_dir,
-        pretrained_dir=pretrained_dir,
-        metrics_path=out_dir / "metrics.json",
-        overlay_paths=overlay_paths,
-        metrics={k: metrics[k] for k in ("bbox", "segm") if k in metrics},
-        seconds={k: round(v, 2) for k, v in seconds.items()},
-        settings=s,
-    )
+
+def _write_report(
+    report: DemoReport,
+    metrics: dict[str, Any],
+    detections: list[dict[str, int]],
+    *,
+    backbone: str,
+    seed: int,
+    device: torch.device,
+    losses: list[float],
+) -> None:
+    """``out_dir/metrics.json``: settings, recipe, losses, metrics, overlays and timings."""
+    out_dir, s = report.out_dir, report.settings
     _write_json_atomic(
         {
             "backbone": backbone,
             "seed": seed,
-            "device": str(run_device),
-            "settings": asdict(s),
+            "device": str(device),
+            "settings": asdict(s) if s is not None else None,
+            "recipe": s.recipe.to_dict() if s is not None else None,
             "train_loss_per_epoch": losses,
             "bbox": metrics["bbox"],
             "segm": metrics["segm"],
             "segm_elongation": metrics.get("segm_elongation"),
             "overlays": [
                 {**d, "path": str(p.relative_to(out_dir))}
-                for d, p in zip(detections, overlay_paths, strict=True)
+                for d, p in zip(detections, report.overlay_paths, strict=True)
             ],
-            "pretrained_dir": str(pretrained_dir.relative_to(out_dir)),
+            "pretrained_dir": str(report.pretrained_dir.relative_to(out_dir)),
             "seconds": report.seconds,
             "torch": torch.__version__,
         },
         report.metrics_path,
     )
-    logger.info(
-        "done in %.0f s: segm AP %.3f, bbox AP %.3f; %s, %s",
-        seconds["total"],
-        metrics["segm"]["AP"],
-        metrics["bbox"]["AP"],
-        report.metrics_path,
-        pretrained_dir,
-    )
-    return report

@@ -18,7 +18,9 @@ HELP = "train on synthetic data, evaluate, save, reload and draw overlays (offli
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this command's arguments."""
-    from ..demo import DEMO_BACKBONES
+    from ..demo import DEMO_BACKBONES, DemoSettings, demo_settings
+
+    full, fast = DemoSettings(), demo_settings(fast=True)
 
     unset = argparse.SUPPRESS  # "not given": the settings decide (and --help shows no "default: None")
     parser.add_argument(
@@ -31,15 +33,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="resnet18 (fast) or resnet101 (the seed network, several times slower)",
     )
     parser.add_argument("--fast", action="store_true", help="tiny sizes, seconds: checks the pipeline only")
-    parser.add_argument("--epochs", type=int, default=unset, help="training epochs [3; 1 with --fast]")
-    parser.add_argument("--iters", type=int, default=unset, help="iterations per epoch [80; 3 with --fast]")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=unset,
+        help=f"training epochs [{full.epochs}; {fast.epochs} with --fast]",
+    )
+    parser.add_argument(
+        "--iters",
+        type=int,
+        default=unset,
+        help=f"iterations per epoch [{full.iters_per_epoch}; {fast.iters_per_epoch} with --fast]",
+    )
     parser.add_argument(
         "--image-size",
         type=int,
         default=unset,
-        help="image side in pixels, a multiple of 32 [128; 64 with --fast]",
+        help=f"image side in pixels, a multiple of 32 [{full.image_size}; {fast.image_size} with --fast]",
     )
-    parser.add_argument("--batch-size", type=int, default=unset, help="images per iteration [2]")
+    parser.add_argument(
+        "--batch-size", type=int, default=unset, help=f"images per iteration [{full.batch_size}]"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of training")
     parser.add_argument("--device", default=unset, help="cpu or cuda [cuda when available, else cpu]")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")

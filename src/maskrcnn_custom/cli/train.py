@@ -1,13 +1,14 @@
-"""Train a Mask R-CNN with the seed's recipe on a COCO-format folder or on synthetic elongated objects.
+"""Train a Mask R-CNN with a training recipe on a COCO-format folder or on synthetic elongated objects.
 
-Defaults are the seed's recipe: SGD (lr 0.003, momentum 0.9, weight decay 1e-4), StepLR halving the
-learning rate every 6 epochs (the seed's text; its code used --lr-step-size 10), 30 epochs of 300
-iterations, batch size 2, linear warm-up in the first epoch. Every epoch is evaluated on the validation
+The hyper-parameters come from the --recipe preset (default: seed, the seed document's recipe: SGD at lr 0.003,
+StepLR halving the learning rate every 6 epochs, 30 epochs of 300 iterations of 2 images, linear warm-up in
+the first epoch); each recipe flag given overrides one value. Every epoch is evaluated on the validation
 set (COCO bbox/segm AP plus a breakdown by elongation), logged to OUTPUT/metrics.csv and metrics.jsonl,
 and checkpointed to OUTPUT/checkpoint_last.pt (best by segm AP: checkpoint_best.pt); the run ends with a
 save_pretrained folder OUTPUT/pretrained. Examples:
 
   maskrcnn-custom train --synthetic 2500 --output runs/synthetic
+  maskrcnn-custom train --synthetic 2500 --output runs/short --recipe demo --epochs 6
   maskrcnn-custom train --coco datasets/train --val-coco datasets/val --output runs/mine --resume
   torchrun --nproc_per_node=4 -m maskrcnn_custom train --coco datasets/train --val-coco datasets/val --output runs/ddp
 
@@ -20,128 +21,204 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from typing import Any
 
-from ..engine.optim import OPTIMIZERS
+from ..recipe import OPTIMIZERS, get_recipe, list_recipes
 from ._datasets import add_dataset_arguments, open_dataset
 
-__all__ = ["HELP", "NAME", "add_arguments", "run"]
+__all__ = ["HELP", "NAME", "add_arguments", "recipe_overrides", "run"]
 
 NAME = "train"
-HELP = "train a model (seed recipe; COCO folder or synthetic data; resumable; torchrun-ready)"
+HELP = "train a model (recipe presets; COCO folder or synthetic data; resumable; torchrun-ready)"
 
 logger = logging.getLogger(__name__)
 
+_UNSET = argparse.SUPPRESS  # "not given": the attribute stays off the namespace and --help shows no default
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add this command's arguments."""
+    """Add this command's arguments: data, model, training recipe and run options."""
     add_dataset_arguments(parser, what="training")
     add_dataset_arguments(parser, what="validation", prefix="val-", required=False)
     parser.add_argument(
         "--output", required=True, metavar="DIR", help="run folder: checkpoints, logs, pretrained/"
     )
-    data = parser.add_argument_group("data")
-    data.add_argument("--image-size", type=int, default=256, metavar="PX", help="side of synthetic images")
-    data.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic training images")
-    data.add_argument("--no-augment", action="store_true", help="train without flips/rotations/scale jitter")
-    data.add_argument("--workers", type=int, default=2, metavar="N", help="DataLoader worker processes")
-    model = parser.add_argument_group("model")
-    model.add_argument(
+    _add_data_arguments(parser.add_argument_group("data"))
+    _add_model_arguments(parser.add_argument_group("model"))
+    _add_recipe_arguments(
+        parser.add_argument_group(
+            "training recipe", "each flag given overrides the --recipe preset's value (shown per preset)"
+        )
+    )
+    _add_run_arguments(parser.add_argument_group("run"))
+
+
+def _add_data_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--image-size", type=int, default=256, metavar="PX", help="side of synthetic images")
+    group.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic training images")
+    group.add_argument("--no-augment", action="store_true", help="train without flips/rotations/scale jitter")
+    group.add_argument("--workers", type=int, default=2, metavar="N", help="DataLoader worker processes")
+
+
+def _add_model_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
         "--model", default="maskrcnn_resnet101_fpn", help="registered model name (see `maskrcnn-custom info`)"
     )
-    model.add_argument(
+    group.add_argument(
         "--weights-backbone",
         default="default",
         metavar="NAME",
         help="ImageNet backbone weights: 'default' (the builder's, torchvision's V1 from the Hub), an enum name "
         "such as IMAGENET1K_V1, a Hub repo id, a local file, or 'none' to train from scratch",
     )
-    model.add_argument(
+    group.add_argument(
         "--input-size",
         type=int,
-        default=None,
+        default=_UNSET,
         metavar="PX",
         help="the model's input size (min_size = max_size); default: the model's own (256 for the seed network)",
     )
-    model.add_argument(
+    group.add_argument(
         "--model-kwargs",
         type=_json_object,
-        default=None,
+        default=_UNSET,
         metavar="JSON",
         help="more builder keyword arguments as a JSON object, e.g. the anchors `maskrcnn-custom anchors` fitted: "
         '\'{"anchor_sizes": [[24], [40], [56], [80], [112]], "aspect_ratios": [0.2, 0.5, 1, 2, 5]}\'',
     )
-    model.add_argument(
+    group.add_argument(
         "--trainable-backbone-layers",
         type=int,
-        default=None,
+        default=_UNSET,
         metavar="K",
-        help="trainable ResNet stages (0-5)",
+        help="trainable ResNet stages (0-5); default: the builder's",
     )
-    recipe = parser.add_argument_group("recipe (defaults: the seed's)")
-    recipe.add_argument("--epochs", type=int, default=30, help="number of epochs")
-    recipe.add_argument("--iters-per-epoch", type=int, default=300, metavar="N", help="iterations per epoch")
-    recipe.add_argument(
-        "--batch-size", type=int, default=2, metavar="N", help="images per iteration (per process)"
+
+
+_AMP_FLAGS: dict[str, bool | str] = {"off": False, "fp16": "float16", "bf16": "bfloat16"}
+_AMP_NAMES = {value: name for name, value in _AMP_FLAGS.items()}
+
+#: ``--flag`` -> (TrainingRecipe field, argparse options) of the recipe flags.
+_RECIPE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "--epochs": ("epochs", {"type": int, "help": "number of epochs"}),
+    "--iters-per-epoch": ("iters_per_epoch", {"type": int, "metavar": "N", "help": "iterations per epoch"}),
+    "--batch-size": (
+        "batch_size",
+        {"type": int, "metavar": "N", "help": "images per iteration (per process)"},
+    ),
+    "--lr": ("lr", {"type": float, "help": "peak learning rate"}),
+    "--optimizer": (
+        "optimizer",
+        {
+            "choices": OPTIMIZERS,
+            "help": "sgd or adamw (better for short runs from scratch; use --lr 1e-4 to 1e-3)",
+        },
+    ),
+    "--momentum": ("momentum", {"type": float, "help": "SGD momentum"}),
+    "--weight-decay": ("weight_decay", {"type": float, "help": "weight decay"}),
+    "--lr-step-size": (
+        "lr_step_size",
+        {"type": int, "metavar": "EPOCHS", "help": "StepLR period"},
+    ),
+    "--lr-gamma": ("lr_gamma", {"type": float, "help": "StepLR factor"}),
+    "--warmup-iters": (
+        "warmup_iters",
+        {
+            "type": lambda text: _optional(text, int, "auto"),
+            "metavar": "N",
+            "help": "linear warm-up iterations in epoch 0 (auto: min(1000, iters-per-epoch - 1); 0 disables)",
+        },
+    ),
+    "--warmup-factor": ("warmup_factor", {"type": float, "help": "learning-rate factor at iteration 0"}),
+    "--max-grad-norm": (
+        "max_grad_norm",
+        {
+            "type": lambda text: _optional(text, float, "none"),
+            "metavar": "NORM",
+            "help": "clip gradients at this total norm (none: off)",
+        },
+    ),
+    "--amp": (
+        "amp",
+        {
+            "type": lambda text: _AMP_FLAGS.get(text, text),
+            "choices": tuple(_AMP_FLAGS.values()),
+            "metavar": "{off,fp16,bf16}",
+            "help": "mixed precision: fp16 (with a gradient scaler; CUDA) or bf16",
+        },
+    ),
+}
+
+
+def _preset_values(field: str) -> str:
+    """``"seed: 30, demo: 3"``: the value of ``field`` in every registered recipe, as the flag is written."""
+
+    def show(value: Any) -> str:
+        if field == "amp":
+            return _AMP_NAMES.get(value, str(value))
+        return {None: "auto" if field == "warmup_iters" else "none"}.get(value, str(value))
+
+    return ", ".join(f"{name}: {show(getattr(get_recipe(name), field))}" for name in list_recipes())
+
+
+def _add_recipe_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--recipe",
+        choices=list_recipes(),
+        default="seed",
+        help="training recipe preset the flags below start from (see docs/training.md)",
     )
-    recipe.add_argument("--lr", type=float, default=0.003, help="peak learning rate")
-    recipe.add_argument(
-        "--optimizer",
-        choices=OPTIMIZERS,
-        default="sgd",
-        help="sgd (the seed's) or adamw (better for short runs from scratch; use --lr 1e-4 to 1e-3)",
-    )
-    recipe.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    recipe.add_argument("--weight-decay", type=float, default=1e-4, help="weight decay")
-    recipe.add_argument(
-        "--lr-step-size",
-        type=int,
-        default=6,
-        metavar="EPOCHS",
-        help="StepLR period (seed text: 6, seed code: 10)",
-    )
-    recipe.add_argument("--lr-gamma", type=float, default=0.5, help="StepLR factor")
-    recipe.add_argument(
-        "--warmup-iters",
-        type=int,
-        default=None,
-        metavar="N",
-        help="linear warm-up iterations in epoch 0 (default min(1000, iters-per-epoch - 1); 0 disables)",
-    )
-    recipe.add_argument(
-        "--warmup-factor", type=float, default=0.001, help="learning-rate factor at iteration 0"
-    )
-    recipe.add_argument(
-        "--max-grad-norm", type=float, default=None, metavar="NORM", help="clip gradients (off)"
-    )
-    recipe.add_argument(
-        "--amp",
-        choices=("off", "fp16", "bf16"),
-        default="off",
-        help="mixed precision: fp16 (with a gradient scaler; CUDA) or bf16",
-    )
-    run_opts = parser.add_argument_group("run")
-    run_opts.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
-    run_opts.add_argument("--seed", type=int, default=0, help="seed of the run (RNGs and data order)")
-    run_opts.add_argument(
-        "--eval-every", type=int, default=1, metavar="EPOCHS", help="evaluate every N epochs"
-    )
-    run_opts.add_argument(
+    for flag, (field, options) in _RECIPE_FLAGS.items():
+        options = dict(options)
+        options["help"] = f"{options['help']} [{_preset_values(field)}]"
+        group.add_argument(flag, dest=field, default=_UNSET, **options)
+
+
+def _add_run_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--device", default=_UNSET, help="cuda, cpu, ... (default: cuda when available)")
+    group.add_argument("--seed", type=int, default=0, help="seed of the run (RNGs and data order)")
+    group.add_argument("--eval-every", type=int, default=1, metavar="EPOCHS", help="evaluate every N epochs")
+    group.add_argument(
         "--resume",
         nargs="?",
         const=True,
-        default=None,
+        default=_UNSET,
         metavar="CKPT",
         help="continue OUTPUT/checkpoint_last.pt (no value) or the given checkpoint file",
     )
-    run_opts.add_argument("--print-freq", type=int, default=20, metavar="N", help="log every N iterations")
-    run_opts.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run_opts.add_argument(
+    group.add_argument("--print-freq", type=int, default=20, metavar="N", help="log every N iterations")
+    group.add_argument("--no-progress", action="store_true", help="no progress bars")
+    group.add_argument(
         "--tensorboard",
         action=argparse.BooleanOptionalAction,
-        default=None,
+        default=_UNSET,
         help="TensorBoard logs (default: if installed)",
     )
-    run_opts.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    group.add_argument("--json", action="store_true", help="print the final summary as JSON")
+
+
+def _optional(text: str, kind: type, none_word: str) -> Any:
+    if text.lower() == none_word:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a {kind.__name__} or {none_word!r}, got {text!r}"
+        ) from None
+
+
+def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The recipe fields given on the command line (flags left out keep the ``--recipe`` preset's values).
+
+    Examples:
+        >>> import argparse
+        >>> from maskrcnn_custom.cli.train import add_arguments, recipe_overrides
+        >>> parser = argparse.ArgumentParser(); add_arguments(parser)
+        >>> recipe_overrides(parser.parse_args(["--synthetic", "4", "--output", "x", "--epochs", "30"]))
+        {'epochs': 30}
+    """
+    return {field: getattr(args, field) for field, _ in _RECIPE_FLAGS.values() if hasattr(args, field)}
 
 
 def _json_object(text: str) -> dict[str, object]:
@@ -165,10 +242,40 @@ def _weights_backbone(value: str) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the data and the model, then call :func:`maskrcnn_custom.fit`."""
+    """Build the data and the model, then call :func:`maskrcnn_custom.fit` and print a summary."""
     from .. import fit, get_model
+
+    train_set, val_set = _open_datasets(args)
+    model = get_model(args.model, **_model_kwargs(args, train_set.num_classes))
+    result = fit(
+        model,
+        train_set,
+        val_set,
+        output_dir=args.output,
+        recipe=args.recipe,
+        **recipe_overrides(args),
+        device=getattr(args, "device", None),
+        num_workers=args.workers,
+        seed=args.seed,
+        resume=getattr(args, "resume", None),
+        eval_every=args.eval_every,
+        print_freq=args.print_freq,
+        progress=not args.no_progress,
+        tensorboard=getattr(args, "tensorboard", None),
+        config={
+            "model": args.model,
+            "train_data": args.coco
+            or f"synthetic:{args.synthetic}@{args.image_size}px,seed={args.data_seed}",
+            "augment": not args.no_augment,
+        },
+    )
+    _print_summary(result, as_json=args.json)
+    return 0
+
+
+def _open_datasets(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The training set and the validation set (``None`` without validation options or synthetic data)."""
     from ..data import train_transforms
-    from ..engine.distributed import is_main_process
 
     if args.image_size < 32:
         raise ValueError(f"--image-size must be >= 32 pixels, got {args.image_size}")
@@ -180,83 +287,52 @@ def run(args: argparse.Namespace) -> int:
         transforms=None if args.no_augment else train_transforms(),
     )
     if args.val_coco is not None or args.val_synthetic is not None:
-        val_set = open_dataset(
-            coco=args.val_coco,
-            synthetic=args.val_synthetic,
-            seed=args.data_seed + 1,
-            image_size=args.image_size,
-        )
+        val_coco, val_synthetic = args.val_coco, args.val_synthetic
     elif args.synthetic is not None:
-        val_set = open_dataset(
-            coco=None,
-            synthetic=max(8, args.synthetic // 10),
-            seed=args.data_seed + 1,
-            image_size=args.image_size,
-        )
+        val_coco, val_synthetic = None, max(8, args.synthetic // 10)
     else:
-        val_set = None
         logger.warning("no validation data (--val-coco/--val-synthetic): the last epoch's model is exported")
-    kwargs: dict[str, object] = {"num_classes": train_set.num_classes, **(args.model_kwargs or {})}
+        return train_set, None
+    val_set = open_dataset(
+        coco=val_coco, synthetic=val_synthetic, seed=args.data_seed + 1, image_size=args.image_size
+    )
+    return train_set, val_set
+
+
+def _model_kwargs(args: argparse.Namespace, num_classes: int) -> dict[str, object]:
+    """The builder's keyword arguments from the model options."""
+    kwargs: dict[str, object] = {"num_classes": num_classes, **getattr(args, "model_kwargs", {})}
     wb = _weights_backbone(args.weights_backbone)
     if wb != "default":
         kwargs["weights_backbone"] = wb
-    if args.input_size is not None:
+    if hasattr(args, "input_size"):
         if args.input_size < 32:
             raise ValueError(f"--input-size must be >= 32 pixels, got {args.input_size}")
         kwargs["min_size"] = kwargs["max_size"] = args.input_size
-    if args.trainable_backbone_layers is not None:
+    if hasattr(args, "trainable_backbone_layers"):
         kwargs["trainable_backbone_layers"] = args.trainable_backbone_layers
-    model = get_model(args.model, **kwargs)
-    result = fit(
-        model,
-        train_set,
-        val_set,
-        output_dir=args.output,
-        epochs=args.epochs,
-        iters_per_epoch=args.iters_per_epoch,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        momentum=args.momentum,
-        weight_decay=args.weight_decay,
-        lr_step_size=args.lr_step_size,
-        lr_gamma=args.lr_gamma,
-        warmup_iters=args.warmup_iters,
-        warmup_factor=args.warmup_factor,
-        max_grad_norm=args.max_grad_norm,
-        amp=False if args.amp == "off" else args.amp,
-        device=args.device,
-        num_workers=args.workers,
-        seed=args.seed,
-        resume=args.resume,
-        eval_every=args.eval_every,
-        print_freq=args.print_freq,
-        progress=not args.no_progress,
-        tensorboard=args.tensorboard,
-        config={
-            "model": args.model,
-            "train_data": args.coco
-            or f"synthetic:{args.synthetic}@{args.image_size}px,seed={args.data_seed}",
-            "augment": not args.no_augment,
-        },
-    )
-    if is_main_process():
-        summary = {
-            "output": str(result.output_dir),
-            "epochs": len(result.history),
-            "best_epoch": result.best_epoch,
-            "best_segm_AP": result.best_metric,
-            "last": {
-                k: v for k, v in result.history[-1].items() if k in ("epoch", "lr", "train", "bbox", "segm")
-            }
-            if result.history
-            else None,
-            "pretrained": str(result.pretrained_dir) if result.pretrained_dir else None,
-        }
-        if args.json:
-            print(json.dumps(summary, indent=2, default=float))
-        else:
-            print(f"run folder: {summary['output']}")
-            print(f"best epoch: {summary['best_epoch']} (segm AP {summary['best_segm_AP']})")
-            print(f"pretrained: {summary['pretrained']}")
-    return 0
+    return kwargs
+
+
+def _print_summary(result: Any, *, as_json: bool) -> None:
+    """On the main process: the run folder, best epoch and pretrained folder (or all of it as JSON)."""
+    from ..engine.distributed import is_main_process
+
+    if not is_main_process():
+        return
+    summary = {
+        "output": str(result.output_dir),
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "best_segm_AP": result.best_metric,
+        "last": {k: v for k, v in result.history[-1].items() if k in ("epoch", "lr", "train", "bbox", "segm")}
+        if result.history
+        else None,
+        "pretrained": str(result.pretrained_dir) if result.pretrained_dir else None,
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2, default=float))
+    else:
+        print(f"run folder: {summary['output']}")
+        print(f"best epoch: {summary['best_epoch']} (segm AP {summary['best_segm_AP']})")
+        print(f"pretrained: {summary['pretrained']}")

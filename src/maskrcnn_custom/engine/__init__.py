@@ -1,7 +1,7 @@
 """Training and evaluation: :func:`train_one_epoch`, :func:`evaluate`, :func:`fit`, checkpoints, torchrun."""
 
 from .amp import resolve_amp_dtype
-from .checkpoint import atomic_torch_save, get_rng_state, load_checkpoint, set_rng_state
+from .checkpoint import atomic_torch_save, checkpoint_recipe, get_rng_state, load_checkpoint, set_rng_state
 from .coco import STAT_NAMES, predictions_to_coco, target_to_coco
 from .distributed import DistributedInfo, init_distributed, is_main_process
 from .elongation import DEFAULT_ELONGATION_EDGES, elongation_metrics, mask_elongation
@@ -21,6 +21,7 @@ __all__ = [
     "InfiniteSampler",
     "MetricsLog",
     "atomic_torch_save",
+    "checkpoint_recipe",
     "coco_metrics",
     "elongation_metrics",
     "evaluate",

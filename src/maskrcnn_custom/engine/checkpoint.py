@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,13 @@ import numpy as np
 import torch
 
 from .._utils.atomic import atomic_write
+from ..recipe import TrainingRecipe
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "RESUME_FIXED_FIELDS",
     "atomic_torch_save",
+    "checkpoint_recipe",
     "get_rng_state",
     "load_checkpoint",
     "set_rng_state",
@@ -26,6 +30,19 @@ __all__ = [
 
 #: Version of the checkpoint layout written by :func:`maskrcnn_custom.fit`.
 CHECKPOINT_FORMAT = 1
+
+#: Recipe fields a resumed run must keep: the restored optimiser and StepLR states hold them.
+RESUME_FIXED_FIELDS: tuple[str, ...] = (
+    "optimizer",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "lr_step_size",
+    "lr_gamma",
+)
+
+# Settings that checkpoints of earlier releases kept in "recipe" and now keep in "run".
+_RUN_KEYS = ("world_size", "shuffle", "seed", "best_metric")
 
 
 def get_rng_state() -> dict[str, Any]:
@@ -124,3 +141,29 @@ def load_checkpoint(
             "for a plain state dict use model.load_state_dict(torch.load(path, weights_only=True))"
         )
     return ckpt
+
+
+def checkpoint_recipe(ckpt: Mapping[str, Any]) -> tuple[TrainingRecipe, dict[str, Any]]:
+    """The training recipe and the other run settings recorded in a checkpoint from :func:`load_checkpoint`.
+
+    Checkpoints keep the effective :class:`~maskrcnn_custom.TrainingRecipe` under ``"recipe"`` and the
+    world size, AMP dtype, shuffle flag, seed and best metric under ``"run"``; earlier checkpoints kept
+    both in ``"recipe"`` (with ``amp`` as the resolved dtype), which is read too.
+
+    Raises:
+        ValueError: If the recorded recipe has unknown fields or invalid values.
+        TypeError: If it is not a mapping.
+
+    Examples:
+        >>> from maskrcnn_custom.engine.checkpoint import checkpoint_recipe
+        >>> recipe, run = checkpoint_recipe({"recipe": {"epochs": 2, "seed": 0}})
+        >>> recipe.epochs, run
+        (2, {'seed': 0})
+    """
+    recorded = ckpt.get("recipe")
+    if not isinstance(recorded, Mapping):
+        raise TypeError(f"the checkpoint's 'recipe' must be a mapping, got {type(recorded).__name__}")
+    recorded = dict(recorded)
+    run = {k: recorded.pop(k) for k in _RUN_KEYS if k in recorded}
+    run.update(ckpt.get("run") or {})
+    return TrainingRecipe.from_dict(recorded), run

@@ -1,16 +1,16 @@
-"""The training loop with the seed's recipe: :func:`fit`.
+"""The training loop: :func:`fit`.
 
-Recipe (the seed's defaults): SGD with lr 0.003, momentum 0.9, weight decay 1e-4 (or AdamW with
-``optimizer="adamw"``); StepLR with gamma 0.5;
-30 epochs of 300 iterations. The seed's text says the learning rate is halved "every 6 epochs" while its
-code passes ``step_size=10``; ``lr_step_size`` is therefore a parameter, with default 6 (the text).
+Its hyper-parameters come from a :class:`~maskrcnn_custom.TrainingRecipe` (by default the ``"seed"`` preset,
+see :mod:`maskrcnn_custom.recipe`); keyword arguments given explicitly override the recipe's fields. The steps,
+in order: check the arguments, prepare the run (devices, the effective recipe), build the optimiser and
+schedule, resume or seed, open the output folder, then per epoch train, evaluate, log and checkpoint, and
+finally export the best model as a ``save_pretrained`` folder.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import random
 import time
@@ -25,12 +25,22 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, SequentialSampler
 from torch.utils.data.distributed import DistributedSampler
 
+from .._utils.atomic import atomic_write_text
 from .._version import __version__
 from ..data.collate import collate_fn as default_collate_fn
-from ..hub.atomic import atomic_write_text
+from ..recipe import TrainingRecipe, get_recipe
 from .amp import AmpLike, make_grad_scaler, resolve_amp_dtype
-from .checkpoint import CHECKPOINT_FORMAT, atomic_torch_save, get_rng_state, load_checkpoint, set_rng_state
+from .checkpoint import (
+    CHECKPOINT_FORMAT,
+    RESUME_FIXED_FIELDS,
+    atomic_torch_save,
+    checkpoint_recipe,
+    get_rng_state,
+    load_checkpoint,
+    set_rng_state,
+)
 from .distributed import (
+    DistributedInfo,
     all_gather_objects,
     barrier,
     broadcast_buffers,
@@ -40,7 +50,7 @@ from .distributed import (
 )
 from .evaluate import evaluate
 from .metrics_log import MetricsLog, flatten_metrics
-from .optim import check_optimizer_name, make_optimizer
+from .optim import make_optimizer
 from .pretrained import export_pretrained
 from .sampling import InfiniteSampler
 from .train import train_one_epoch
@@ -51,6 +61,26 @@ logger = logging.getLogger(__name__)
 
 LAST_CHECKPOINT = "checkpoint_last.pt"
 BEST_CHECKPOINT = "checkpoint_best.pt"
+
+
+class _Unset:
+    """Type of :data:`_UNSET`: "this keyword was not given, the recipe decides"."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<from the recipe>"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+_UNSET: Any = _Unset()
 
 
 def seed_everything(seed: int) -> None:
@@ -77,6 +107,8 @@ class FitResult:
         last_checkpoint: Path of ``checkpoint_last.pt``.
         best_checkpoint: Path of ``checkpoint_best.pt`` (``None`` without validation).
         pretrained_dir: The ``save_pretrained`` folder (``None`` if not written).
+        recipe: The effective :class:`~maskrcnn_custom.TrainingRecipe` (the preset with the explicit keyword
+            arguments applied and ``iters_per_epoch`` resolved), as recorded in the checkpoints.
     """
 
     output_dir: Path
@@ -86,24 +118,40 @@ class FitResult:
     last_checkpoint: Path | None = None
     best_checkpoint: Path | None = None
     pretrained_dir: Path | None = None
+    recipe: TrainingRecipe | None = None
 
 
-def _positive_int(name: str, value: Any, *, allow_none: bool = False, minimum: int = 1) -> None:
+@dataclass
+class _Run:
+    """Everything an epoch needs that does not change during the run."""
+
+    output_dir: Path
+    recipe: TrainingRecipe
+    settings: dict[str, Any]  # the run's other recorded settings: world size, AMP dtype, seed...
+    info: DistributedInfo
+    amp_dtype: torch.dtype | None
+    model_config: dict[str, Any] | None
+    config: dict[str, Any]
+
+
+@dataclass
+class _Training:
+    """The model (and its DDP wrapper), optimiser, schedule and gradient scaler."""
+
+    model: nn.Module
+    train_model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.StepLR
+    scaler: torch.amp.GradScaler | None
+
+
+def _check_int(name: str, value: Any, *, minimum: int, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(
             f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, got {value!r}"
         )
-
-
-def _positive_float(name: str, value: Any, *, allow_zero: bool = False) -> None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
 def _find_resume(resume: bool | str | os.PathLike[str] | None, output_dir: Path) -> Path | None:
@@ -131,26 +179,345 @@ def _model_config_dict(model: nn.Module) -> dict[str, Any] | None:
     return config.to_dict() if config is not None and hasattr(config, "to_dict") else None
 
 
+def _resolve_recipe(recipe: TrainingRecipe | str | None, overrides: Mapping[str, Any]) -> TrainingRecipe:
+    """The preset (``None``: ``"seed"``) with the explicitly given keyword arguments applied."""
+    if recipe is None:
+        base = get_recipe("seed")
+    elif isinstance(recipe, str):
+        base = get_recipe(recipe)
+    elif isinstance(recipe, TrainingRecipe):
+        base = recipe
+    else:
+        raise TypeError(
+            f"recipe must be a TrainingRecipe, a preset name (see list_recipes()) or None, "
+            f"got {type(recipe).__name__}"
+        )
+    overrides = dict(overrides)
+    if isinstance(overrides.get("amp"), torch.dtype):
+        overrides["amp"] = str(overrides["amp"]).replace("torch.", "")
+    return base.replace(**overrides)
+
+
+def _validate_arguments(
+    train_dataset: Dataset,
+    val_dataset: Dataset | None,
+    *,
+    val_batch_size: int | None,
+    eval_every: int,
+    num_workers: int,
+    config: Mapping[str, Any] | None,
+) -> None:
+    """Check the arguments that are not recipe fields (the recipe checked its own)."""
+    _check_int("val_batch_size", val_batch_size, minimum=1, allow_none=True)
+    _check_int("eval_every", eval_every, minimum=1)
+    _check_int("num_workers", num_workers, minimum=0)
+    if not hasattr(train_dataset, "__len__") or len(train_dataset) == 0:  # type: ignore[arg-type]
+        raise ValueError("train_dataset must be a non-empty map-style dataset (with __len__ and __getitem__)")
+    if val_dataset is not None and (not hasattr(val_dataset, "__len__") or len(val_dataset) == 0):  # type: ignore[arg-type]
+        raise ValueError("val_dataset must be a non-empty map-style dataset, or None to skip evaluation")
+    if config is not None:
+        json.dumps(dict(config))  # must be JSON-serialisable; raises TypeError naming the bad value
+
+
+def _prepare_run(
+    model: nn.Module,
+    train_size: int,
+    recipe: TrainingRecipe,
+    *,
+    output_dir: Path,
+    device: str | torch.device | None,
+    shuffle: bool,
+    seed: int,
+    best_metric: str,
+    config: Mapping[str, Any] | None,
+) -> _Run:
+    """Start the process group, resolve the AMP dtype and ``iters_per_epoch`` (the effective recipe)."""
+    info = init_distributed(device)
+    amp_dtype = resolve_amp_dtype(recipe.amp, info.device)
+    if recipe.iters_per_epoch is None:
+        recipe = recipe.replace(iters_per_epoch=max(1, train_size // (recipe.batch_size * info.world_size)))
+    settings = {
+        "world_size": info.world_size,
+        "amp_dtype": None if amp_dtype is None else str(amp_dtype).replace("torch.", ""),
+        "shuffle": shuffle,
+        "seed": seed,
+        "best_metric": best_metric,
+    }
+    return _Run(
+        output_dir=output_dir,
+        recipe=recipe,
+        settings=settings,
+        info=info,
+        amp_dtype=amp_dtype,
+        model_config=_model_config_dict(model),
+        config=dict(config or {}),
+    )
+
+
+def _build_training(model: nn.Module, run: _Run) -> _Training:
+    """Move the model to the device, wrap it for DDP, build the optimiser, StepLR and gradient scaler."""
+    device, recipe = run.info.device, run.recipe
+    model.to(device)
+    train_model: nn.Module = model
+    if is_distributed():
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters (all requires_grad=False)")
+    optimizer = make_optimizer(
+        recipe.optimizer, params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.StepLR(
+        optimizer, step_size=recipe.lr_step_size, gamma=recipe.lr_gamma
+    )
+    return _Training(model, train_model, optimizer, scheduler, make_grad_scaler(device, run.amp_dtype))
+
+
+def _check_resumable(ckpt: Mapping[str, Any], path: Path, run: _Run) -> None:
+    """Refuse a checkpoint whose model config or optimiser/schedule fields differ from this run's."""
+    if run.model_config is not None and ckpt.get("model_config") not in (None, run.model_config):
+        raise ValueError(
+            f"checkpoint {str(path)!r} was trained with a different model config; build the model "
+            "from the checkpoint's 'model_config' (MaskRCNNConfig.from_dict) or start a new output_dir"
+        )
+    try:
+        saved, saved_settings = checkpoint_recipe(ckpt)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"checkpoint {str(path)!r} holds an invalid training recipe: {exc}") from None
+    for name in RESUME_FIXED_FIELDS:
+        old, new = getattr(saved, name), getattr(run.recipe, name)
+        if old != new:
+            raise ValueError(
+                f"checkpoint {str(path)!r} was trained with {name}={old!r}, this call asks for {name}={new!r}; "
+                f"the checkpoint's optimiser and schedule states would override it: pass {name}={old!r} to "
+                "resume it or start a new output_dir"
+            )
+    changed = {
+        k: (v, new)
+        for k, v in {**saved.to_dict(), **saved_settings}.items()
+        if v != (new := {**run.recipe.to_dict(), **run.settings}.get(k, v))
+    }
+    if changed:
+        logger.warning("resuming with a changed recipe (checkpoint value, new value): %s", changed)
+
+
+def _resume_or_seed(training: _Training, run: _Run, resume_path: Path | None, result: FitResult) -> int:
+    """Restore the state of ``resume_path`` into ``training`` and ``result``, or seed; return the start epoch."""
+    info, seed = run.info, run.settings["seed"]
+    if resume_path is None:
+        seed_everything(seed + info.rank)
+        return 0
+    ckpt = load_checkpoint(resume_path)
+    _check_resumable(ckpt, resume_path, run)
+    training.model.load_state_dict(ckpt["model"])
+    training.optimizer.load_state_dict(ckpt["optimizer"])
+    training.scheduler.load_state_dict(ckpt["lr_scheduler"])
+    if training.scaler is not None and ckpt.get("scaler"):
+        training.scaler.load_state_dict(ckpt["scaler"])
+    start_epoch = int(ckpt["epoch"])
+    result.history = list(ckpt.get("history", []))
+    result.best_epoch = ckpt.get("best_epoch")
+    result.best_metric = ckpt.get("best_metric")
+    rng = ckpt.get("rng") or []
+    if len(rng) == info.world_size:
+        set_rng_state(rng[info.rank])
+    else:
+        logger.warning(
+            "checkpoint holds RNG states of %d processes, this run has %d: reseeding, the run will not be "
+            "bit-identical to an uninterrupted one",
+            len(rng),
+            info.world_size,
+        )
+        seed_everything(seed + 1000 * start_epoch + info.rank)
+    logger.info("resumed from %s at epoch %d", resume_path, start_epoch)
+    return start_epoch
+
+
+def _open_output(run: _Run, history: list[dict[str, Any]], tensorboard: bool | None) -> MetricsLog | None:
+    """On the main process: create the folder, write ``run_config.json`` and open the metrics log."""
+    if not is_main_process():
+        return None
+    run.output_dir.mkdir(parents=True, exist_ok=True)
+    run_config = {
+        "recipe": run.recipe.to_dict(),
+        "run": run.settings,
+        "model_config": run.model_config,
+        "config": run.config,
+    }
+    atomic_write_text(run.output_dir / "run_config.json", json.dumps(run_config, indent=2) + "\n")
+    log = MetricsLog(run.output_dir, tensorboard=tensorboard)
+    if history:
+        log.write(history)
+    return log
+
+
+def _val_loader(
+    val_dataset: Dataset | None, *, batch_size: int, num_workers: int, collate: Callable[[list[Any]], Any]
+) -> DataLoader | None:
+    if val_dataset is None:
+        return None
+    sampler = (
+        DistributedSampler(val_dataset, shuffle=False) if is_distributed() else SequentialSampler(val_dataset)
+    )
+    return DataLoader(
+        val_dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=collate
+    )
+
+
+def _train_loader(
+    train_dataset: Dataset, run: _Run, epoch: int, *, num_workers: int, collate: Callable[[list[Any]], Any]
+) -> DataLoader:
+    """This epoch's slice of the endless, seeded training stream."""
+    recipe, info = run.recipe, run.info
+    sampler = InfiniteSampler(
+        len(train_dataset),  # type: ignore[arg-type]
+        shuffle=run.settings["shuffle"],
+        seed=run.settings["seed"],
+        rank=info.rank,
+        world_size=info.world_size,
+        start=epoch * int(recipe.iters_per_epoch or 1) * recipe.batch_size,
+    )
+    return DataLoader(
+        train_dataset,
+        batch_size=recipe.batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=collate,
+        pin_memory=info.device.type == "cuda",
+    )
+
+
+def _train_epoch(
+    training: _Training, run: _Run, loader: DataLoader, epoch: int, **opts: Any
+) -> dict[str, Any]:
+    """One epoch of training and the StepLR step; returns the epoch's record (without evaluation)."""
+    recipe = run.recipe
+    stats = train_one_epoch(
+        training.train_model,
+        training.optimizer,
+        loader,
+        run.info.device,
+        epoch,
+        scaler=training.scaler,
+        amp=run.amp_dtype or False,
+        warmup_iters=recipe.warmup_iters,
+        warmup_factor=recipe.warmup_factor,
+        max_grad_norm=recipe.max_grad_norm,
+        num_iters=recipe.iters_per_epoch,
+        **opts,
+    )
+    broadcast_buffers(training.model)
+    training.scheduler.step()
+    return {"epoch": epoch, "lr": stats.pop("lr"), "train_time_s": stats.pop("time_s"), "train": stats}
+
+
+def _evaluate_epoch(model: nn.Module, val_loader: DataLoader, run: _Run, *, progress: bool) -> dict[str, Any]:
+    """COCO metrics of this epoch's model, with ``eval_time_s``."""
+    metrics = evaluate(model, val_loader, run.info.device, amp=run.amp_dtype or False, progress=progress)
+    return {"eval_time_s": metrics.pop("time_s"), **metrics}
+
+
+def _update_best(result: FitResult, record: Mapping[str, Any], best_metric: str) -> bool:
+    """Record ``record``'s ``best_metric`` in ``result`` if it is the best so far; return whether it is."""
+    flat = flatten_metrics(dict(record))
+    value = flat.get(best_metric)
+    if not isinstance(value, (int, float)) or (
+        result.best_metric is not None and value <= result.best_metric
+    ):
+        return False
+    result.best_metric, result.best_epoch = float(value), int(record["epoch"])
+    return True
+
+
+def _save_checkpoints(
+    training: _Training, run: _Run, result: FitResult, epoch: int, *, is_best: bool
+) -> None:
+    """Gather every process's RNG state; the main process writes ``checkpoint_last.pt`` (and ``_best``)."""
+    rng_states = all_gather_objects(get_rng_state())
+    if not is_main_process():
+        return
+    ckpt = {
+        "format": CHECKPOINT_FORMAT,
+        "library_version": __version__,
+        "epoch": epoch + 1,
+        "model": training.model.state_dict(),
+        "optimizer": training.optimizer.state_dict(),
+        "lr_scheduler": training.scheduler.state_dict(),
+        "scaler": training.scaler.state_dict() if training.scaler is not None else None,
+        "rng": rng_states,
+        "model_config": run.model_config,
+        "recipe": run.recipe.to_dict(),
+        "run": run.settings,
+        "config": run.config,
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "best_metric": result.best_metric,
+    }
+    atomic_torch_save(ckpt, run.output_dir / LAST_CHECKPOINT)
+    if is_best:
+        atomic_torch_save(ckpt, run.output_dir / BEST_CHECKPOINT)
+
+
+def _log_epoch(record: Mapping[str, Any], best_metric: str) -> None:
+    flat = flatten_metrics(dict(record))
+    logger.info(
+        "epoch %d done in %.1fs: loss %.4f%s",
+        record["epoch"],
+        record["epoch_time_s"],
+        record["train"]["loss"],
+        f", {best_metric} {flat[best_metric]:.4f}" if best_metric in flat else "",
+    )
+
+
+def _export_best(model: nn.Module, run: _Run, result: FitResult) -> Path:
+    """Write the best checkpoint's model (the last without validation) to ``output_dir/pretrained``.
+
+    The model object keeps its final weights afterwards.
+    """
+    source = result.best_checkpoint or result.last_checkpoint
+    final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    best = load_checkpoint(source)  # type: ignore[arg-type]
+    model.load_state_dict(best["model"])
+    best_record = next((r for r in best["history"] if r["epoch"] == best["epoch"] - 1), {})
+    metrics = {
+        f"{t}_{k}": float(v)
+        for t in ("bbox", "segm")
+        for k, v in best_record.get(t, {}).items()
+        if k in ("AP", "AP50", "AP75")
+    }
+    path = export_pretrained(
+        model,
+        run.output_dir / "pretrained",
+        metrics=metrics or None,
+        recipe={**run.recipe.to_dict(), **run.settings},
+    )
+    model.load_state_dict(final_state)
+    return path
+
+
 def fit(
     model: nn.Module,
     train_dataset: Dataset,
     val_dataset: Dataset | None = None,
     *,
     output_dir: str | os.PathLike[str],
-    epochs: int = 30,
-    iters_per_epoch: int | None = 300,
-    batch_size: int = 2,
+    recipe: TrainingRecipe | str | None = None,
+    epochs: int = _UNSET,
+    iters_per_epoch: int | None = _UNSET,
+    batch_size: int = _UNSET,
+    lr: float = _UNSET,
+    optimizer: str = _UNSET,
+    momentum: float = _UNSET,
+    weight_decay: float = _UNSET,
+    lr_step_size: int = _UNSET,
+    lr_gamma: float = _UNSET,
+    warmup_iters: int | None = _UNSET,
+    warmup_factor: float = _UNSET,
+    max_grad_norm: float | None = _UNSET,
+    amp: AmpLike = _UNSET,
     val_batch_size: int | None = None,
-    lr: float = 0.003,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
-    weight_decay: float = 1e-4,
-    lr_step_size: int = 6,
-    lr_gamma: float = 0.5,
-    warmup_iters: int | None = None,
-    warmup_factor: float = 1.0 / 1000,
-    max_grad_norm: float | None = None,
-    amp: AmpLike = False,
     device: str | torch.device | None = None,
     num_workers: int = 0,
     collate_fn: Callable[[list[Any]], Any] | None = None,
@@ -166,20 +533,27 @@ def fit(
     config: Mapping[str, Any] | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> FitResult:
-    """Train ``model`` with the seed's recipe, evaluating, logging and checkpointing every epoch.
+    """Train ``model`` with a training recipe, evaluating, logging and checkpointing every epoch.
+
+    The hyper-parameters come from ``recipe`` (default: the ``"seed"`` preset, see
+    :func:`maskrcnn_custom.get_recipe`); each recipe keyword below that is given overrides that field, even
+    when its value equals the preset's. The result is the *effective recipe*, recorded in the checkpoints,
+    ``run_config.json``, the model card and :attr:`FitResult.recipe`.
 
     Each epoch runs ``iters_per_epoch`` iterations of :func:`train_one_epoch` over an endless, seeded
     stream of the training set (the loader is cycled; pass ``p`` over the data is a permutation seeded with
     ``seed + p``), steps the StepLR schedule, evaluates on ``val_dataset`` (:func:`evaluate`), appends a
     record to ``metrics.csv`` / ``metrics.jsonl`` (and TensorBoard when installed), and writes
     ``checkpoint_last.pt`` atomically (model, optimiser, scheduler, scaler, epoch, history, the RNG
-    states of Python/NumPy/torch of every process, the model config and this recipe); the best epoch by
+    states of Python/NumPy/torch of every process, the model config and the recipe); the best epoch by
     ``best_metric`` is also kept as ``checkpoint_best.pt``. At the end the best model (the last one
     without validation) is written as a ``save_pretrained`` folder ``output_dir/pretrained``.
 
     A run resumed from ``checkpoint_last.pt`` continues with identical state: same data order, same
     random numbers, same optimiser/scheduler/scaler state, so on CPU with deterministic data a resumed run
-    is bit-identical to an uninterrupted one.
+    is bit-identical to an uninterrupted one. Resuming with another ``optimizer``, ``lr``, ``momentum``,
+    ``weight_decay``, ``lr_step_size`` or ``lr_gamma`` is refused (the restored optimiser and schedule states
+    would silently override them); other changed fields, e.g. more ``epochs``, are logged as a warning.
 
     Under ``torchrun --nproc_per_node=N`` the same call trains with DistributedDataParallel (gloo on CPU,
     nccl on CUDA), each process gets its share of the stream (``batch_size`` is per process), validation
@@ -191,25 +565,26 @@ def fit(
         train_dataset: Map-style dataset of ``(image, target)`` pairs.
         val_dataset: Validation dataset (targets need a unique ``image_id``); ``None`` skips evaluation.
         output_dir: Folder for checkpoints, logs and the final ``pretrained`` folder.
-        epochs: Number of epochs (seed: 30).
-        iters_per_epoch: Iterations per epoch (seed: 300); ``None`` = one pass over the data.
-        batch_size: Images per iteration and process.
-        val_batch_size: Validation batch size (default ``batch_size``).
-        lr: Peak learning rate (seed: 0.003, for SGD with an ImageNet backbone).
-        optimizer: ``"sgd"`` (the seed's: momentum ``momentum``, L2 ``weight_decay``) or ``"adamw"``
-            (``torch.optim.AdamW`` with decoupled ``weight_decay``; ``momentum`` is unused). AdamW suits
-            short runs from a random backbone: the demo reaches about twice the AP of SGD in the same
-            iterations (see docs/training.md); use a smaller ``lr`` with it (1e-4 to 1e-3).
-        momentum: SGD momentum (seed: 0.9).
-        weight_decay: Weight decay (seed: 1e-4).
-        lr_step_size: StepLR step in epochs (default 6: the seed's text; its code used 10).
-        lr_gamma: StepLR factor (seed: 0.5).
-        warmup_iters: Linear warm-up iterations in epoch 0 (``None``: ``min(1000, iters_per_epoch - 1)``,
-            torchvision's rule; 0 disables).
-        warmup_factor: Learning-rate multiplier at the first warm-up iteration.
-        max_grad_norm: Gradient clipping by total norm (``None``: off).
-        amp: Mixed precision: ``False``, ``True`` (float16 + GradScaler on CUDA, bfloat16 on CPU),
-            ``"float16"``, ``"bfloat16"``.
+        recipe: A :class:`~maskrcnn_custom.TrainingRecipe`, a preset name (:func:`~maskrcnn_custom.list_recipes`)
+            or ``None`` for ``"seed"``.
+        epochs: Overrides the recipe's number of epochs (seed: 30).
+        iters_per_epoch: Overrides the iterations per epoch (seed: 300); ``None`` = one pass over the data.
+        batch_size: Overrides the images per iteration and process (seed: 2).
+        lr: Overrides the peak learning rate (seed: 0.003, for SGD with an ImageNet backbone).
+        optimizer: Overrides the optimiser, ``"sgd"`` (the seed's) or ``"adamw"`` (suits short runs from a
+            random backbone with a smaller ``lr``, 1e-4 to 1e-3; see docs/training.md).
+        momentum: Overrides the SGD momentum (seed: 0.9).
+        weight_decay: Overrides the weight decay (seed: 1e-4).
+        lr_step_size: Overrides the StepLR step in epochs (seed: 6, the
+            :data:`~maskrcnn_custom.recipe.SEED_LR_STEP_SIZE`).
+        lr_gamma: Overrides the StepLR factor (seed: 0.5).
+        warmup_iters: Overrides the linear warm-up iterations in epoch 0 (seed: ``None``,
+            ``min(1000, iters_per_epoch - 1)``, torchvision's rule; 0 disables).
+        warmup_factor: Overrides the learning-rate multiplier at the first warm-up iteration (seed: 0.001).
+        max_grad_norm: Overrides gradient clipping by total norm (seed: ``None``, off).
+        amp: Overrides mixed precision: ``False`` (seed), ``True`` (float16 + GradScaler on CUDA, bfloat16 on
+            CPU), ``"float16"``, ``"bfloat16"``.
+        val_batch_size: Validation batch size (default: the recipe's ``batch_size``).
         device: ``"cuda"``, ``"cpu"`` or ``None`` (CUDA when available).
         num_workers: DataLoader worker processes.
         collate_fn: Batch collation (default :func:`maskrcnn_custom.data.collate_fn`).
@@ -230,7 +605,9 @@ def fit(
         A :class:`FitResult`.
 
     Raises:
-        ValueError: On invalid arguments (before any training).
+        ValueError: On invalid arguments or a checkpoint that cannot be resumed (before any training and
+            before any file is written).
+        TypeError: If ``recipe`` is neither a recipe, a preset name nor ``None``.
         FileNotFoundError: If ``resume`` names a missing checkpoint.
         FloatingPointError: If a loss becomes NaN/inf (the message names it).
 
@@ -238,38 +615,14 @@ def fit(
         >>> from maskrcnn_custom import fit, maskrcnn_resnet101_fpn
         >>> model = maskrcnn_resnet101_fpn(num_classes=2)  # doctest: +SKIP
         >>> result = fit(model, train_set, val_set, output_dir="runs/rods")  # doctest: +SKIP
-        >>> result.best_metric  # segm AP of the best epoch  # doctest: +SKIP
+        >>> result = fit(model, train_set, recipe="demo", epochs=5, output_dir="runs/short")  # doctest: +SKIP
+        >>> result.recipe.optimizer, result.recipe.epochs  # doctest: +SKIP
+        ('adamw', 5)
     """
-    _positive_int("epochs", epochs)
-    _positive_int("iters_per_epoch", iters_per_epoch, allow_none=True)
-    _positive_int("batch_size", batch_size)
-    _positive_int("val_batch_size", val_batch_size, allow_none=True)
-    _positive_int("lr_step_size", lr_step_size)
-    _positive_int("eval_every", eval_every)
-    _positive_int("num_workers", num_workers, minimum=0)
-    _positive_float("lr", lr)
-    check_optimizer_name(optimizer)
-    _positive_float("momentum", momentum, allow_zero=True)
-    _positive_float("weight_decay", weight_decay, allow_zero=True)
-    _positive_float("lr_gamma", lr_gamma)
-    if not hasattr(train_dataset, "__len__") or len(train_dataset) == 0:  # type: ignore[arg-type]
-        raise ValueError("train_dataset must be a non-empty map-style dataset (with __len__ and __getitem__)")
-    if val_dataset is not None and (not hasattr(val_dataset, "__len__") or len(val_dataset) == 0):  # type: ignore[arg-type]
-        raise ValueError("val_dataset must be a non-empty map-style dataset, or None to skip evaluation")
-    output_dir = Path(output_dir)
-    info = init_distributed(device)
-    device = info.device
-    amp_dtype = resolve_amp_dtype(amp, device)
-    resume_path = _find_resume(resume, output_dir)
-    collate = collate_fn or default_collate_fn
-    if iters_per_epoch is None:
-        iters_per_epoch = max(1, len(train_dataset) // (batch_size * info.world_size))  # type: ignore[arg-type]
-
-    recipe: dict[str, Any] = {
+    given = {
         "epochs": epochs,
         "iters_per_epoch": iters_per_epoch,
         "batch_size": batch_size,
-        "world_size": info.world_size,
         "lr": lr,
         "optimizer": optimizer,
         "momentum": momentum,
@@ -279,181 +632,56 @@ def fit(
         "warmup_iters": warmup_iters,
         "warmup_factor": warmup_factor,
         "max_grad_norm": max_grad_norm,
-        "amp": None if amp_dtype is None else str(amp_dtype).replace("torch.", ""),
-        "shuffle": shuffle,
-        "seed": seed,
-        "best_metric": best_metric,
+        "amp": amp,
     }
-    if config is not None:
-        json.dumps(dict(config))  # must be JSON-serialisable; raises TypeError naming the bad value
-    model_config = _model_config_dict(model)
-
-    model.to(device)
-    train_model: nn.Module = model
-    if is_distributed():
-        train_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the model has no trainable parameters (all requires_grad=False)")
-    opt = make_optimizer(optimizer, params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step_size, gamma=lr_gamma)
-    scaler = make_grad_scaler(device, amp_dtype)
-
-    result = FitResult(output_dir=output_dir)
-    start_epoch = 0
-    if resume_path is not None:
-        ckpt = load_checkpoint(resume_path)
-        if model_config is not None and ckpt.get("model_config") not in (None, model_config):
-            raise ValueError(
-                f"checkpoint {str(resume_path)!r} was trained with a different model config; build the model "
-                "from the checkpoint's 'model_config' (MaskRCNNConfig.from_dict) or start a new output_dir"
-            )
-        saved_optimizer = ckpt["recipe"].get("optimizer", "sgd")
-        if saved_optimizer != optimizer:
-            raise ValueError(
-                f"checkpoint {str(resume_path)!r} was trained with optimizer={saved_optimizer!r}, this call "
-                f"asks for optimizer={optimizer!r}; pass optimizer={saved_optimizer!r} to resume it or start a "
-                "new output_dir"
-            )
-        changed = {k: (ckpt["recipe"].get(k), v) for k, v in recipe.items() if ckpt["recipe"].get(k) != v}
-        if changed:
-            logger.warning("resuming with a changed recipe (checkpoint value, new value): %s", changed)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["lr_scheduler"])
-        if scaler is not None and ckpt.get("scaler"):
-            scaler.load_state_dict(ckpt["scaler"])
-        start_epoch = int(ckpt["epoch"])
-        result.history = list(ckpt.get("history", []))
-        result.best_epoch = ckpt.get("best_epoch")
-        result.best_metric = ckpt.get("best_metric")
-        rng = ckpt.get("rng") or []
-        if len(rng) == info.world_size:
-            set_rng_state(rng[info.rank])
-        else:
-            logger.warning(
-                "checkpoint holds RNG states of %d processes, this run has %d: reseeding, the run will not be "
-                "bit-identical to an uninterrupted one",
-                len(rng),
-                info.world_size,
-            )
-            seed_everything(seed + 1000 * start_epoch + info.rank)
-        logger.info("resumed from %s at epoch %d", resume_path, start_epoch)
-    else:
-        seed_everything(seed + info.rank)
-
-    log = None
-    if is_main_process():
-        output_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(
-            output_dir / "run_config.json",
-            json.dumps(
-                {"recipe": recipe, "model_config": model_config, "config": dict(config or {})}, indent=2
-            )
-            + "\n",
-        )
-        log = MetricsLog(output_dir, tensorboard=tensorboard)
-        if result.history:
-            log.write(result.history)
-    val_loader = None
-    if val_dataset is not None:
-        val_sampler = (
-            DistributedSampler(val_dataset, shuffle=False)
-            if is_distributed()
-            else SequentialSampler(val_dataset)
-        )
-        val_loader = DataLoader(
-            val_dataset,
-            batch_size=val_batch_size or batch_size,
-            sampler=val_sampler,
-            num_workers=num_workers,
-            collate_fn=collate,
-        )
-
+    effective = _resolve_recipe(recipe, {k: v for k, v in given.items() if v is not _UNSET})
+    _validate_arguments(
+        train_dataset,
+        val_dataset,
+        val_batch_size=val_batch_size,
+        eval_every=eval_every,
+        num_workers=num_workers,
+        config=config,
+    )
+    output_dir = Path(output_dir)
+    run = _prepare_run(
+        model,
+        len(train_dataset),  # type: ignore[arg-type]
+        effective,
+        output_dir=output_dir,
+        device=device,
+        shuffle=shuffle,
+        seed=seed,
+        best_metric=best_metric,
+        config=config,
+    )
+    resume_path = _find_resume(resume, output_dir)
+    training = _build_training(model, run)
+    result = FitResult(output_dir=output_dir, recipe=run.recipe)
+    start_epoch = _resume_or_seed(training, run, resume_path, result)
+    log = _open_output(run, result.history, tensorboard)
+    collate = collate_fn or default_collate_fn
+    val_loader = _val_loader(
+        val_dataset,
+        batch_size=val_batch_size or run.recipe.batch_size,
+        num_workers=num_workers,
+        collate=collate,
+    )
     try:
-        for epoch in range(start_epoch, epochs):
+        for epoch in range(start_epoch, run.recipe.epochs):
             t0 = time.perf_counter()
-            sampler = InfiniteSampler(
-                len(train_dataset),  # type: ignore[arg-type]
-                shuffle=shuffle,
-                seed=seed,
-                rank=info.rank,
-                world_size=info.world_size,
-                start=epoch * iters_per_epoch * batch_size,
-            )
-            loader = DataLoader(
-                train_dataset,
-                batch_size=batch_size,
-                sampler=sampler,
-                num_workers=num_workers,
-                collate_fn=collate,
-                pin_memory=device.type == "cuda",
-            )
-            train_stats = train_one_epoch(
-                train_model,
-                opt,
-                loader,
-                device,
-                epoch,
-                scaler=scaler,
-                amp=amp_dtype or False,
-                warmup_iters=warmup_iters,
-                warmup_factor=warmup_factor,
-                max_grad_norm=max_grad_norm,
-                print_freq=print_freq,
-                progress=progress,
-                num_iters=iters_per_epoch,
-            )
+            loader = _train_loader(train_dataset, run, epoch, num_workers=num_workers, collate=collate)
+            record = _train_epoch(training, run, loader, epoch, print_freq=print_freq, progress=progress)
             del loader
-            broadcast_buffers(model)
-            scheduler.step()
-            record: dict[str, Any] = {"epoch": epoch, "lr": train_stats.pop("lr")}
-            record["train_time_s"] = train_stats.pop("time_s")
-            record["train"] = train_stats
-            if val_loader is not None and ((epoch + 1) % eval_every == 0 or epoch == epochs - 1):
-                metrics = evaluate(model, val_loader, device, amp=amp_dtype or False, progress=progress)
-                record["eval_time_s"] = metrics.pop("time_s")
-                record.update(metrics)
+            if val_loader is not None and ((epoch + 1) % eval_every == 0 or epoch == run.recipe.epochs - 1):
+                record.update(_evaluate_epoch(model, val_loader, run, progress=progress))
             record["epoch_time_s"] = time.perf_counter() - t0
             result.history.append(record)
-            flat = flatten_metrics(record)
-            is_best = False
-            if best_metric in flat and isinstance(flat[best_metric], (int, float)):
-                value = float(flat[best_metric])
-                if result.best_metric is None or value > result.best_metric:
-                    result.best_metric, result.best_epoch, is_best = value, epoch, True
-            rng_states = all_gather_objects(get_rng_state())
-            if is_main_process():
-                ckpt = {
-                    "format": CHECKPOINT_FORMAT,
-                    "library_version": __version__,
-                    "epoch": epoch + 1,
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "lr_scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict() if scaler is not None else None,
-                    "rng": rng_states,
-                    "model_config": model_config,
-                    "recipe": recipe,
-                    "config": dict(config or {}),
-                    "history": result.history,
-                    "best_epoch": result.best_epoch,
-                    "best_metric": result.best_metric,
-                }
-                atomic_torch_save(ckpt, output_dir / LAST_CHECKPOINT)
-                if is_best:
-                    atomic_torch_save(ckpt, output_dir / BEST_CHECKPOINT)
-                if log is not None:
-                    log.write(result.history)
-                logger.info(
-                    "epoch %d done in %.1fs: loss %.4f%s",
-                    epoch,
-                    record["epoch_time_s"],
-                    train_stats["loss"],
-                    f", {best_metric} {flat[best_metric]:.4f}" if best_metric in flat else "",
-                )
+            is_best = _update_best(result, record, best_metric)
+            _save_checkpoints(training, run, result, epoch, is_best=is_best)
+            if log is not None:
+                log.write(result.history)
+                _log_epoch(record, best_metric)
             barrier()
             if on_epoch_end is not None:
                 on_epoch_end(record)
@@ -464,23 +692,9 @@ def fit(
     result.last_checkpoint = output_dir / LAST_CHECKPOINT
     if (output_dir / BEST_CHECKPOINT).is_file():
         result.best_checkpoint = output_dir / BEST_CHECKPOINT
-    if save_pretrained and is_main_process():
-        source = result.best_checkpoint or result.last_checkpoint
-        final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        best = load_checkpoint(source)
-        model.load_state_dict(best["model"])
-        best_record = next((r for r in best["history"] if r["epoch"] == best["epoch"] - 1), {})
-        metrics = {
-            f"{t}_{k}": float(v)
-            for t in ("bbox", "segm")
-            for k, v in best_record.get(t, {}).items()
-            if k in ("AP", "AP50", "AP75")
-        }
-        result.pretrained_dir = export_pretrained(
-            model, output_dir / "pretrained", metrics=metrics or None, recipe=recipe
+    if save_pretrained:
+        result.pretrained_dir = (
+            _export_best(model, run, result) if is_main_process() else output_dir / "pretrained"
         )
-        model.load_state_dict(final_state)
-    elif save_pretrained:
-        result.pretrained_dir = output_dir / "pretrained"
     barrier()
     return result

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 
 import torch
 
+from ..recipe import OPTIMIZERS, get_recipe
+
 __all__ = ["OPTIMIZERS", "check_optimizer_name", "make_optimizer"]
 
-#: Names accepted by ``fit(optimizer=...)`` and ``maskrcnn-custom train --optimizer``.
-OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
+_SEED = get_recipe("seed")
 
 
 def check_optimizer_name(name: object) -> str:
@@ -30,8 +31,8 @@ def make_optimizer(
     params: Iterable[torch.nn.Parameter],
     *,
     lr: float,
-    momentum: float = 0.9,
-    weight_decay: float = 1e-4,
+    momentum: float = _SEED.momentum,
+    weight_decay: float = _SEED.weight_decay,
 ) -> torch.optim.Optimizer:
     """Build the optimiser ``name`` over ``params``.
 
@@ -40,8 +41,8 @@ def make_optimizer(
             (decoupled ``weight_decay``; ``momentum`` is not used).
         params: Parameters to optimise.
         lr: Learning rate.
-        momentum: SGD momentum.
-        weight_decay: Weight decay.
+        momentum: SGD momentum (default: the ``"seed"`` recipe's, 0.9).
+        weight_decay: Weight decay (default: the ``"seed"`` recipe's, 1e-4).
 
     Returns:
         A ``torch.optim.SGD`` or ``torch.optim.AdamW``.

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .._utils.checks import check_int, check_non_negative_int, check_positive_int
+from ..recipe import get_recipe
 from .amp import AmpLike, autocast, resolve_amp_dtype
 from .distributed import is_main_process, reduce_mean
 from .progress import progress_bar
@@ -20,6 +21,8 @@ from .progress import progress_bar
 __all__ = ["check_finite_losses", "move_to_device", "train_one_epoch", "warmup_factor_at"]
 
 logger = logging.getLogger(__name__)
+
+_SEED = get_recipe("seed")
 
 
 def move_to_device(
@@ -103,7 +106,7 @@ def train_one_epoch(
     scaler: torch.amp.GradScaler | None = None,
     amp: AmpLike = False,
     warmup_iters: int | None = None,
-    warmup_factor: float = 1.0 / 1000,
+    warmup_factor: float = _SEED.warmup_factor,
     max_grad_norm: float | None = None,
     print_freq: int = 20,
     progress: bool = True,

@@ -1,4 +1,4 @@
-"""Run by test_engine_distributed.py under torchrun: fit() on 2 CPU processes, then report per-rank state."""
+"""Run by test_engine_distributed.py (with src/ and tests/ on PYTHONPATH) under torchrun: fit() on 2 CPU processes, then report per-rank state."""
 
 import hashlib
 import json
@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _engine_data import TinyRods, tiny_model
+from helpers.models import train_model as tiny_model  # tests/ is on PYTHONPATH (set by the test)
+from helpers.rods import TinyRods
 from maskrcnn_custom import fit
 
 
