@@ -4,6 +4,7 @@ from .boxes import masks_to_tight_boxes
 from .coco import CocoDataset, encode_rle, import_pycocotools_mask, load_coco_json
 from .collate import collate_fn
 from .export import export_coco
+from .images import DEFAULT_MAX_PIXELS, check_image_file, pil_image_to_tensor, read_image
 from .loaders import DataLoaders, build_dataloaders
 from .synthetic import OBJECT_KINDS, SyntheticConfig, SyntheticElongatedDataset
 from .transforms import (
@@ -15,6 +16,7 @@ from .transforms import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
     "OBJECT_KINDS",
     "CocoDataset",
     "DataLoaders",
@@ -24,12 +26,15 @@ __all__ = [
     "SyntheticConfig",
     "SyntheticElongatedDataset",
     "build_dataloaders",
+    "check_image_file",
     "collate_fn",
     "encode_rle",
     "export_coco",
     "import_pycocotools_mask",
     "load_coco_json",
     "masks_to_tight_boxes",
+    "pil_image_to_tensor",
+    "read_image",
     "train_transforms",
     "val_transforms",
 ]
