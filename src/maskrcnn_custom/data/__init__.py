@@ -14,6 +14,7 @@ from .transforms import (
     train_transforms,
     val_transforms,
 )
+from .validate import validate_batch, validate_dataset, validate_sample
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -37,4 +38,7 @@ __all__ = [
     "read_image",
     "train_transforms",
     "val_transforms",
+    "validate_batch",
+    "validate_dataset",
+    "validate_sample",
 ]

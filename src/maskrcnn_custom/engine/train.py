@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..data.validate import model_num_classes, validate_batch
 from .amp import AmpLike, autocast, resolve_amp_dtype
 from .distributed import is_main_process, reduce_mean
 from .progress import progress_bar
@@ -147,7 +148,9 @@ def train_one_epoch(
 
     Raises:
         FloatingPointError: If a loss becomes NaN or infinite; the message names it.
-        ValueError: On invalid arguments, or float16 AMP without a ``scaler``.
+        ValueError: On invalid arguments, float16 AMP without a ``scaler``, or a wrong sample (checked by
+            :func:`~maskrcnn_custom.data.validate_batch` before each forward; the message names the batch,
+            the item and the field).
 
     Examples:
         >>> import torch
@@ -181,6 +184,7 @@ def train_one_epoch(
     if epoch > 0:
         warmup_iters = 0
 
+    num_classes = model_num_classes(model)
     model.train()
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     sums: dict[str, float] = {}
@@ -194,6 +198,8 @@ def train_one_epoch(
             for group, base in zip(optimizer.param_groups, base_lrs, strict=False):
                 group["lr"] = base * factor
             lr = optimizer.param_groups[0]["lr"]
+            # Cheap shape / dtype / range checks of the batch, before the forward (see data.validate).
+            validate_batch(images, targets, batch=iteration, num_classes=num_classes)
             images, targets = move_to_device(images, targets, device)
             with autocast(device, dtype):
                 loss_dict = model(images, targets)
