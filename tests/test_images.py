@@ -116,10 +116,11 @@ def test_float_tiff_outside_unit_range_is_refused_not_clipped(tmp_path):
 def test_float_tiff_with_nan_is_named_as_nan(tmp_path):
     arr = _rng(7).random((H, W), dtype=np.float32)
     arr[3, 4] = np.nan
-    path = tmp_path / "nan.tif"
-    Image.fromarray(arr).save(path)
+    ds, path = _coco_image(tmp_path, "nan.tif", lambda p: Image.fromarray(arr).save(p))
     with pytest.raises(ValueError, match=r"nan\.tif.*contains NaN"):
-        read_image(path)
+        ds[0]
+    with pytest.raises(ValueError, match=r"nan\.tif.*contains NaN"):
+        _predict_reader(path)
 
 
 def _truncated_png(path):
@@ -177,5 +178,9 @@ def test_32_bit_integer_images_are_read_as_16_bit_or_refused():
     arr = np.array([[0, 65535], [1000, 30000]], np.int32)
     t = pil_image_to_tensor(Image.fromarray(arr, "I"))
     assert torch.equal(t, torch.from_numpy(arr.astype(np.float32) / 65535.0).expand(3, -1, -1))
+    # A dark 32-bit image (all values <= 255) is still 16-bit data: the scale does not depend on the content.
+    dark = np.array([[0, 200], [100, 255]], np.int32)
+    t = load_image(check_images(Image.fromarray(dark, "I"))[0])
+    assert torch.equal(t, torch.from_numpy(dark.astype(np.float32) / 65535.0).expand(3, -1, -1))
     with pytest.raises(ValueError, match=r"32-bit integer.*\[0, 70000\]"):
         pil_image_to_tensor(Image.fromarray(np.array([[0, 70000]], np.int32), "I"), source="x")
