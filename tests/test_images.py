@@ -184,3 +184,18 @@ def test_32_bit_integer_images_are_read_as_16_bit_or_refused():
     assert torch.equal(t, torch.from_numpy(dark.astype(np.float32) / 65535.0).expand(3, -1, -1))
     with pytest.raises(ValueError, match=r"32-bit integer.*\[0, 70000\]"):
         pil_image_to_tensor(Image.fromarray(np.array([[0, 70000]], np.int32), "I"), source="x")
+
+
+def test_cli_predict_refuses_a_truncated_png_before_loading_weights(tmp_path, capsys):
+    from maskrcnn_custom.cli import main
+
+    path = tmp_path / "cut.png"
+    _truncated_png(path)
+    missing_weights = str(tmp_path / "no-such-weights")  # the image error must come first
+    code = main(
+        ["predict", str(path), "--weights", missing_weights, "--out", str(tmp_path / "o"), "--no-progress"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "cut.png" in err and ("truncated" in err or "corrupt" in err) and "no-such-weights" not in err
+    assert not (tmp_path / "o").exists()
