@@ -35,7 +35,8 @@ class ToyDetector(nn.Module):
 
 
 def _toy_loader(n):
-    return [([torch.rand(3, 8, 8)], [{"boxes": torch.zeros(0, 4)}])] * n
+    target = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)}
+    return [([torch.rand(3, 8, 8)], [target])] * n
 
 
 def _batch(ds, idx):

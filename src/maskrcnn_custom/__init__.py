@@ -15,8 +15,10 @@ from .data import (
     build_dataloaders,
     collate_fn,
     export_coco,
+    read_image,
     train_transforms,
     val_transforms,
+    validate_dataset,
 )
 from .engine import FitResult, evaluate, fit, train_one_epoch
 from .export import OnnxPredictor, export_onnx
@@ -78,8 +80,10 @@ __all__ = [
     "collate_fn",
     "export_coco",
     "fit_anchors",
+    "read_image",
     "train_transforms",
     "val_transforms",
+    "validate_dataset",
     "BackboneConfig",
     "BackboneWeights",
     "BoxHeadConfig",

@@ -4,6 +4,7 @@ from .boxes import masks_to_tight_boxes
 from .coco import CocoDataset, encode_rle, import_pycocotools_mask, load_coco_json
 from .coco_export import export_coco
 from .collate import collate_fn
+from .images import DEFAULT_MAX_PIXELS, check_image_file, pil_image_to_tensor, read_image
 from .loaders import DataLoaders, build_dataloaders
 from .synthetic import OBJECT_KINDS, SyntheticConfig, SyntheticElongatedDataset
 from .transforms import (
@@ -13,8 +14,10 @@ from .transforms import (
     train_transforms,
     val_transforms,
 )
+from .validate import validate_batch, validate_dataset, validate_sample
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
     "OBJECT_KINDS",
     "CocoDataset",
     "DataLoaders",
@@ -24,12 +27,18 @@ __all__ = [
     "SyntheticConfig",
     "SyntheticElongatedDataset",
     "build_dataloaders",
+    "check_image_file",
     "collate_fn",
     "encode_rle",
     "export_coco",
     "import_pycocotools_mask",
     "load_coco_json",
     "masks_to_tight_boxes",
+    "pil_image_to_tensor",
+    "read_image",
     "train_transforms",
     "val_transforms",
+    "validate_batch",
+    "validate_dataset",
+    "validate_sample",
 ]

@@ -37,6 +37,7 @@ from torch.utils.data import Dataset
 from .._utils.checks import is_int, is_number
 from .._utils.optional import require
 from .boxes import masks_to_tight_boxes
+from .images import read_image
 
 __all__ = ["CocoDataset", "coco_result_records", "encode_rle", "import_pycocotools_mask", "load_coco_json"]
 
@@ -241,6 +242,11 @@ def _check_segmentation(seg: Any, where: str) -> None:
             f"{where} has no 'segmentation'; Mask R-CNN needs a polygon or RLE mask for every instance"
         )
     if isinstance(seg, list):
+        if not seg:
+            raise ValueError(
+                f"{where} has an empty polygon list ('segmentation': []); Mask R-CNN needs a mask for every "
+                "instance: give it a polygon or an RLE, or remove the annotation"
+            )
         for poly in seg:
             if (
                 not isinstance(poly, list)
@@ -268,10 +274,42 @@ def _check_segmentation(seg: Any, where: str) -> None:
                 f"{where}: RLE 'counts' must be a list of ints (uncompressed) or a string (compressed), "
                 f"got {type(counts).__name__}"
             )
+        else:
+            runs = _compressed_rle_runs(counts, where)
+            if any(r < 0 for r in runs) or sum(runs) != size[0] * size[1]:
+                raise ValueError(
+                    f"{where}: compressed RLE 'counts' cover {sum(runs)} pixels but its 'size' {size} has "
+                    f"{size[0] * size[1]}; the RLE was encoded for another image size (re-encode the mask at "
+                    "its image's height and width)"
+                )
         return
     raise ValueError(
         f"{where}: 'segmentation' must be a list of polygons or an RLE object, got {type(seg).__name__}"
     )
+
+
+def _compressed_rle_runs(counts: str, where: str) -> list[int]:
+    """Run lengths of a COCO compressed RLE string (the inverse of pycocotools' ``rleToString``)."""
+    runs: list[int] = []
+    p, n = 0, len(counts)
+    while p < n:
+        x, k, more = 0, 0, True
+        while more:
+            if p >= n:
+                raise ValueError(f"{where}: compressed RLE 'counts' ends in the middle of a run length")
+            c = ord(counts[p]) - 48
+            if not 0 <= c < 64:
+                raise ValueError(f"{where}: compressed RLE 'counts' holds an invalid character {counts[p]!r}")
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(runs) > 2:
+            x += runs[-2]
+        runs.append(x)
+    return runs
 
 
 class CocoDataset(Dataset):
@@ -333,6 +371,13 @@ class CocoDataset(Dataset):
         self._sizes = {img["id"]: (img["height"], img["width"]) for img in self.images}
         by_image: dict[int, list[dict[str, Any]]] = {img["id"]: [] for img in self.images}
         for ann in data["annotations"]:
+            seg = ann["segmentation"]
+            if isinstance(seg, dict) and list(seg["size"]) != list(self._sizes[ann["image_id"]]):
+                raise ValueError(
+                    f"annotation id {ann['id']} in {self.annotation_file}: RLE size {seg['size']} does not match "
+                    f"its image's height, width {list(self._sizes[ann['image_id']])}; re-encode the mask at the "
+                    "image's size"
+                )
             if ann.get("iscrowd", 0) and not self.keep_crowd:
                 continue
             if self._check_bbox(ann, image_size=self._sizes[ann["image_id"]]):
@@ -470,27 +515,27 @@ class CocoDataset(Dataset):
         return image, target
 
     def read_image(self, info: Mapping[str, Any]) -> torch.Tensor:
-        """Read one image entry as float32 RGB ``(3, H, W)`` in ``[0, 1]``, checking its size against the JSON."""
-        from PIL import Image, UnidentifiedImageError
+        """Read one image entry as float32 RGB ``(3, H, W)`` in ``[0, 1]``, checking its size against the JSON.
 
+        Decoding follows :func:`~maskrcnn_custom.data.read_image` (16-bit images divided by 65535, float
+        images kept in ``[0, 1]``, alpha dropped), the same reader :func:`~maskrcnn_custom.inference.predict`
+        uses for files.
+        """
         path = self.images_dir / info["file_name"]
         if not path.is_file():
             raise FileNotFoundError(
                 f"image file {path} (image id {info['id']} of {self.annotation_file}) does not exist"
             )
         try:
-            with Image.open(path) as img:
-                array = np.asarray(img.convert("RGB"))
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            image = read_image(path)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (image id {info['id']} of {self.annotation_file})") from exc
+        if tuple(image.shape[1:]) != (info["height"], info["width"]):
             raise ValueError(
-                f"cannot decode image file {path} (image id {info['id']}): it is corrupt or not an image ({exc})"
-            ) from exc
-        if array.shape[:2] != (info["height"], info["width"]):
-            raise ValueError(
-                f"image file {path} is {array.shape[1]}x{array.shape[0]} but {self.annotation_file} says "
+                f"image file {path} is {image.shape[2]}x{image.shape[1]} but {self.annotation_file} says "
                 f"{info['width']}x{info['height']} for image id {info['id']}"
             )
-        return torch.from_numpy(array.transpose(2, 0, 1).copy()).to(torch.float32).div_(255.0)
+        return image
 
     def _decode(self, ann: Mapping[str, Any], h: int, w: int) -> np.ndarray:
         api = self._mask_api

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..data.validate import model_num_classes, validate_batch
 from .amp import AmpLike, autocast, resolve_amp_dtype
 from .coco import (
     CocoBackend,
@@ -116,7 +117,9 @@ def evaluate(
 
     Raises:
         ImportError: If no COCO backend is installed (``pip install "maskrcnn-custom[coco]"``).
-        ValueError: If a target lacks ``image_id``/``boxes``/``labels``.
+        ValueError: If a target lacks ``image_id``/``boxes``/``labels``, or a sample is wrong (checked by
+            :func:`~maskrcnn_custom.data.validate_batch` before each forward; the message names the batch,
+            the item and the field).
 
     Examples:
         >>> import torch
@@ -134,6 +137,7 @@ def evaluate(
         raise ValueError(f"mask_threshold must be in [0, 1), got {mask_threshold!r}")
     device = torch.device(device)
     dtype = resolve_amp_dtype(amp, device)
+    num_classes = model_num_classes(model)
     was_training = model.training
     model.eval()
     images_rec: list[dict[str, Any]] = []
@@ -146,7 +150,9 @@ def evaluate(
         total = None
     bar = progress_bar(total=total, desc="evaluate", enabled=progress and is_main_process())
     try:
-        for images, targets in data_loader:
+        for batch, (images, targets) in enumerate(data_loader):
+            # Cheap shape / dtype / range checks of the batch, before the forward (see data.validate).
+            validate_batch(images, targets, batch=batch, num_classes=num_classes)
             sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in images]
             imgs, _ = move_to_device(images, None, device)
             with autocast(device, dtype):

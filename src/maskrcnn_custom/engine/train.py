@@ -14,6 +14,7 @@ from torch import nn
 
 from .._utils.checks import check_int, check_non_negative_int, check_positive_int
 from ..recipe import get_recipe
+from ..data.validate import model_num_classes, validate_batch
 from .amp import AmpLike, autocast, resolve_amp_dtype
 from .distributed import is_main_process, reduce_mean
 from .progress import progress_bar
@@ -148,7 +149,9 @@ def train_one_epoch(
 
     Raises:
         FloatingPointError: If a loss becomes NaN or infinite; the message names it.
-        ValueError: On invalid arguments, or float16 AMP without a ``scaler``.
+        ValueError: On invalid arguments, float16 AMP without a ``scaler``, or a wrong sample (checked by
+            :func:`~maskrcnn_custom.data.validate_batch` before each forward; the message names the batch,
+            the item and the field).
 
     Examples:
         >>> import torch
@@ -182,6 +185,7 @@ def train_one_epoch(
     if epoch > 0:
         warmup_iters = 0
 
+    num_classes = model_num_classes(model)
     model.train()
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     sums: dict[str, float] = {}
@@ -195,6 +199,8 @@ def train_one_epoch(
             for group, base in zip(optimizer.param_groups, base_lrs, strict=False):
                 group["lr"] = base * factor
             lr = optimizer.param_groups[0]["lr"]
+            # Cheap shape / dtype / range checks of the batch, before the forward (see data.validate).
+            validate_batch(images, targets, batch=iteration, num_classes=num_classes)
             images, targets = move_to_device(images, targets, device)
             with autocast(device, dtype):
                 loss_dict = model(images, targets)

@@ -16,6 +16,8 @@ from typing import Any, Union
 import numpy as np
 import torch
 
+from ..data.images import check_image_file, pil_image_to_tensor, read_image
+
 __all__ = ["ImageInput", "ImageItem", "check_images", "load_image"]
 
 #: One image as users may pass it.
@@ -120,12 +122,9 @@ def _check_path(p: str | os.PathLike, where: str) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"{where}: no image file at {str(path)!r}; check the path")
     try:
-        from PIL import Image, UnidentifiedImageError
-
-        with Image.open(path) as im:  # reads the header only
-            im.size  # noqa: B018
-    except UnidentifiedImageError as exc:
-        raise ValueError(f"{where}: {str(path)!r} is not an image file Pillow can read") from exc
+        check_image_file(path)  # header, size cap and PNG checksums; no pixel decoding
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
     return str(path)
 
 
@@ -168,6 +167,8 @@ def check_images(images: Any, *, name: str = "images") -> list[ImageItem]:
             _check_array(item, where)
             out.append(ImageItem(i, item))
         elif _is_pil(item):
+            if item.mode in ("F", "I"):
+                pil_image_to_tensor(item, source=where)  # float / 32-bit values checked before any work
             out.append(ImageItem(i, item))
         elif isinstance(item, (str, os.PathLike)):
             path = _check_path(item, where)
@@ -175,21 +176,6 @@ def check_images(images: Any, *, name: str = "images") -> list[ImageItem]:
         else:
             raise TypeError(f"{where} is not an image; expected {_ACCEPTED}")
     return out
-
-
-def _pil_to_tensor(im: Any) -> torch.Tensor:
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(im, dtype=np.float32)
-        scale = 65535.0 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-        t = torch.from_numpy(np.clip(arr / scale, 0.0, 1.0))
-        return t.unsqueeze(0).expand(3, -1, -1).contiguous()
-    if im.mode == "F":
-        t = torch.from_numpy(np.clip(np.asarray(im, dtype=np.float32), 0.0, 1.0))
-        return t.unsqueeze(0).expand(3, -1, -1).contiguous()
-    if im.mode != "RGB":
-        im = im.convert("RGB")  # grayscale is replicated, alpha is dropped, palettes are expanded
-    arr = np.array(im, dtype=np.uint8)
-    return torch.from_numpy(arr).permute(2, 0, 1).float().div_(255.0)
 
 
 def _to_rgb(t: torch.Tensor) -> torch.Tensor:
@@ -205,7 +191,10 @@ def _to_rgb(t: torch.Tensor) -> torch.Tensor:
 def load_image(item: ImageItem) -> torch.Tensor:
     """Decode one checked item into a float32 ``3xHxW`` tensor in ``[0, 1]`` on the CPU.
 
-    Grayscale images are replicated to three channels; the alpha channel of RGBA images is dropped.
+    Grayscale images are replicated to three channels; the alpha channel of RGBA images is dropped. Files and
+    PIL images are decoded by :func:`~maskrcnn_custom.data.read_image` /
+    :func:`~maskrcnn_custom.data.pil_image_to_tensor`, the reader :class:`~maskrcnn_custom.data.CocoDataset`
+    uses: 16-bit images are divided by 65535, float images are kept in ``[0, 1]``.
 
     Args:
         item: An item from :func:`check_images`.
@@ -221,13 +210,9 @@ def load_image(item: ImageItem) -> torch.Tensor:
     """
     data = item.data
     if isinstance(data, str):
-        from PIL import Image
-
-        with Image.open(data) as im:
-            im.load()
-            return _pil_to_tensor(im)
+        return read_image(data)
     if _is_pil(data):
-        return _pil_to_tensor(data)
+        return pil_image_to_tensor(data, source=f"images[{item.index}]")
     if isinstance(data, np.ndarray):
         if data.dtype == np.uint8:
             t = torch.from_numpy(np.ascontiguousarray(data))
