@@ -5,7 +5,7 @@ from .coco import CocoDataset, encode_rle, import_pycocotools_mask, load_coco_js
 from .collate import collate_fn
 from .export import export_coco
 from .loaders import DataLoaders, build_dataloaders
-from .synthetic import OBJECT_KINDS, SyntheticConfig, SyntheticElongatedDataset
+from .synthetic import OBJECT_KINDS, SYNTHETIC_PRESETS, SyntheticConfig, SyntheticElongatedDataset
 from .transforms import (
     DetectionTransforms,
     RandomRotation90,
@@ -16,6 +16,7 @@ from .transforms import (
 
 __all__ = [
     "OBJECT_KINDS",
+    "SYNTHETIC_PRESETS",
     "CocoDataset",
     "DataLoaders",
     "DetectionTransforms",
