@@ -485,9 +485,10 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     draw.text(((x0 + x1) / 2, height - 22), "training seconds (evaluation excluded)", fill="black", font=font,
               anchor="mm")  # fmt: skip
     draw.text((x0 - 55, y1 - 30), "COCO AP on held-out images", fill="black", font=font)
+    threads = report["machine"]["threads"]
     title = (
         f"budget {report['budget_s']:g} s per run, {report['val_images']} held-out images, "
-        f"{report['image_size']} px, {report['machine']['threads']} threads"
+        f"{report['image_size']} px, {threads} thread{'s' if threads != 1 else ''}"
     )
     draw.text((x0 + 220, y1 - 28), title, fill="black", font=small)
     ly = y1 + 10

@@ -1,6 +1,8 @@
 """benchmarks/time_to_accuracy.py --tiny: both runs, the JSON schema, a monotone time axis and the plot."""
 
+import importlib.util
 import json
+import sys
 
 import pytest
 from PIL import Image
@@ -67,19 +69,57 @@ def test_tiny_run_writes_json_and_plot_with_both_runs(tmp_path):
     assert (31, 119, 180) in colours and (214, 39, 40) in colours  # one line colour per run
 
 
-def test_refuses_to_overwrite_results_without_overwrite(tmp_path):
-    import subprocess
-    import sys
-
-    (tmp_path / "time_to_accuracy_tiny.json").write_text("{}")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "time_to_accuracy.py"), "--tiny", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""},
-        timeout=120,
-        check=False,
+def _script():
+    spec = importlib.util.spec_from_file_location(
+        "time_to_accuracy", ROOT / "benchmarks" / "time_to_accuracy.py"
     )
-    assert proc.returncode == 2
-    assert "--overwrite" in proc.stderr and "time_to_accuracy_tiny.json" in proc.stderr
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return module
+
+
+def test_refuses_to_overwrite_results_and_checks_options_before_work(tmp_path, capsys):
+    tta = _script()
+    (tmp_path / "time_to_accuracy_tiny.json").write_text("{}")
+    with pytest.raises(SystemExit) as err:
+        tta.parse_args(["--tiny", "--out", str(tmp_path)])
+    assert err.value.code == 2
+    message = capsys.readouterr().err
+    assert "--overwrite" in message and "time_to_accuracy_tiny.json" in message
     assert (tmp_path / "time_to_accuracy_tiny.json").read_text() == "{}"
+    assert tta.parse_args(["--tiny", "--out", str(tmp_path), "--overwrite"]).overwrite
+    for bad, words in (
+        (["--sides", "library,mine"], "--sides"),
+        (["--budget-s", "0"], "--budget-s"),
+        (["--image-size", "100"], "--image-size"),
+        (["--lr-drop-at", "1.5"], "--lr-drop-at"),
+    ):
+        with pytest.raises(SystemExit):
+            tta.parse_args(bad)
+        assert words in capsys.readouterr().err
+
+
+def test_evaluation_points_and_time_based_schedule():
+    tta = _script()
+    args = tta.parse_args(["--budget-s", "900", "--eval-points", "5"])
+    assert tta.eval_times(args) == [180.0, 360.0, 540.0, 720.0, 900.0]
+    args = tta.parse_args(["--budget-s", "100", "--eval-every-s", "30"])
+    assert args.eval_points == 4 and tta.eval_times(args) == [30.0, 60.0, 90.0, 100.0]
+    # Defaults are the demo's recipe.
+    from maskrcnn_custom.demo import demo_settings
+
+    demo = demo_settings()
+    args = tta.parse_args([])
+    assert (args.optimizer, args.lr, args.warmup_iters) == (demo.optimizer, demo.lr, demo.warmup_iters)
+    assert (args.image_size, args.rois_per_image) == (demo.image_size, demo.box_batch_size_per_image)
+    # Warm-up from 1e-3 of the rate, then halved after two thirds of the budget; cosine ends at 0.
+    assert tta.library_lr_factor(args, 0, 0.0) == pytest.approx(1e-3)
+    assert tta.library_lr_factor(args, demo.warmup_iters, 0.5) == 1.0
+    assert tta.library_lr_factor(args, 10_000, 0.7) == 0.5
+    args = tta.parse_args(["--lr-schedule", "cosine", "--warmup-iters", "0"])
+    assert tta.library_lr_factor(args, 5, 0.5) == pytest.approx(0.5)
+    assert tta.library_lr_factor(args, 5, 1.0) == pytest.approx(0.0)
