@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _machine import cpu_model
+from _machine import cpu_model, load_averages
 from PIL import Image, ImageDraw, ImageFont
 from seed_baseline import seed_maskrcnn_resnet101_fpn
 from torch.utils.data import DataLoader
@@ -190,11 +190,6 @@ def eval_times(args: argparse.Namespace) -> list[float]:
         points = [args.eval_every_s * (k + 1) for k in range(args.eval_points)]
         return [min(t, args.budget_s) for t in points]
     return [args.budget_s * (k + 1) / args.eval_points for k in range(args.eval_points)]
-
-
-def load_averages() -> list[float] | None:
-    """1, 5 and 15 minute load averages (how busy the machine was), where the OS reports them."""
-    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
 def train_data_config(args: argparse.Namespace) -> SyntheticConfig:
