@@ -378,12 +378,20 @@ def run_side(
     points_at = eval_times(args)
     load_before, wall_start = load_averages(), time.perf_counter()
     train_s, iteration, losses, points = 0.0, 0, [], []
-    next_point = 0
+    next_point, diverged = 0, None
     while next_point < len(points_at):
         t = time.perf_counter()
-        losses.append(step(iteration, train_s / args.budget_s))
+        try:
+            loss = step(iteration, train_s / args.budget_s)
+        except FloatingPointError as err:  # the library's loop names the loss that became NaN/inf
+            loss, diverged = math.nan, str(err)
         train_s += time.perf_counter() - t
         iteration += 1
+        if not math.isfinite(loss):  # the plain loop would go on training NaNs: stop the run here
+            diverged = diverged or f"non-finite loss {loss} at iteration {iteration - 1}"
+            print(f"[{side}] diverged: {diverged}", file=sys.stderr, flush=True)
+            break
+        losses.append(loss)
         if train_s < points_at[next_point]:
             continue
         t = time.perf_counter()
@@ -412,9 +420,10 @@ def run_side(
         losses = []
         while next_point < len(points_at) and train_s >= points_at[next_point]:
             next_point += 1
-    last = points[-1]
+    last = points[-1] if points else None
     return {
         "recipe": recipe(args),
+        "diverged": diverged,
         "parameters": sum(p.numel() for p in model.parameters()),
         "load_average_1_5_15": {"before": load_before, "after": load_averages()},
         "iterations": iteration,
@@ -422,11 +431,11 @@ def run_side(
         "s_per_iteration": train_s / iteration,
         "eval_s_total": sum(p["eval_s"] for p in points),
         "wall_s": time.perf_counter() - wall_start,
-        "final": {
-            k: last[k] for k in ("segm_AP", "segm_AP50", "bbox_AP", "bbox_AP50", "detections_per_image")
-        },
-        "best_segm_AP": max(p["segm_AP"] for p in points),
-        "best_bbox_AP": max(p["bbox_AP"] for p in points),
+        "final": None
+        if last is None
+        else {k: last[k] for k in ("segm_AP", "segm_AP50", "bbox_AP", "bbox_AP50", "detections_per_image")},
+        "best_segm_AP": max((p["segm_AP"] for p in points), default=None),
+        "best_bbox_AP": max((p["bbox_AP"] for p in points), default=None),
         "points": points,
     }
 

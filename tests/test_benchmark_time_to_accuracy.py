@@ -44,6 +44,7 @@ def test_tiny_run_writes_json_and_plot_with_both_runs(tmp_path):
     assert report["runs"]["library"]["recipe"]["optimizer"] == "adamw"
     budget = report["budget_s"]
     for side, run in report["runs"].items():
+        assert run["diverged"] is None, side
         points = run["points"]
         assert 1 <= len(points) <= 2, side
         assert all(set(p) == POINT_KEYS for p in points)
