@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -15,3 +16,8 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def load_averages() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (how busy the machine was), or None where the OS has none."""
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None

@@ -9,6 +9,8 @@ Run it from the repository root after changing anything the pictures show::
 Pictures:
 
 * ``data_samples.png``: synthetic images with their instance masks and boxes;
+* ``heldout_samples.png``: images of the default generator (top) next to the held-out preset's (bottom),
+  ``SyntheticConfig.heldout()``, the validation data of ``benchmarks/time_to_accuracy.py``;
 * ``anchors_seed.png``: the seed configuration's anchors, one panel per FPN level, centred on a 256x256 canvas
   with the level's anchor centres (its stride) as dots;
 * ``anchors_fitted.png``: the seed's anchors against anchors fitted to the synthetic data, with coverage;
@@ -43,7 +45,14 @@ from maskrcnn_custom.anchors import (
 )
 from maskrcnn_custom.inference.writers import PALETTE as WRITER_PALETTE
 
-__all__ = ["anchors_fitted_figure", "anchors_seed_figure", "data_samples_figure", "main", "overlay_figure"]
+__all__ = [
+    "anchors_fitted_figure",
+    "anchors_seed_figure",
+    "data_samples_figure",
+    "heldout_samples_figure",
+    "main",
+    "overlay_figure",
+]
 
 logger = logging.getLogger("gen_figures")
 
@@ -112,6 +121,28 @@ def data_samples_figure(out: Path, *, num_images: int = 4, image_size: int = 256
     grid = make_grid(tiles, nrow=num_images, padding=4, pad_value=255)
     # The images' pixel noise does not compress: few colours keep the PNG small.
     return save_png(grid, out / "data_samples.png", colors=48)
+
+
+def heldout_samples_figure(out: Path, *, num_images: int = 3, image_size: int = 256, seed: int = 0) -> Path:
+    """Default generator images (top row) against held-out preset images (bottom row).
+
+    Each image is shown plain and with its masks and boxes drawn on. Both rows use the same seed, so the objects
+    sit at the same places and the rows differ only in what the presets change (sizes, bend, appearance).
+    """
+    rows = []
+    for preset, text in (
+        ("default", "default generator (training): SyntheticConfig()"),
+        ("heldout", "held-out generator (validation): SyntheticConfig.heldout()"),
+    ):
+        ds = SyntheticElongatedDataset(num_images, image_size=image_size, seed=seed, config=preset)
+        plain = [_to_uint8(ds[i][0]) for i in range(num_images)]
+        drawn = [annotate(*ds[i]) for i in range(num_images)]
+        tiles = [t for pair in zip(plain, drawn, strict=True) for t in pair]
+        grid = make_grid(tiles, nrow=len(tiles), padding=4, pad_value=255)
+        row = Image.fromarray(grid.permute(1, 2, 0).numpy())
+        rows += [_caption(text, row.width), row]
+    # The images' pixel noise does not compress: few colours keep the PNG small.
+    return save_png(_stack(rows), out / "heldout_samples.png", colors=24)
 
 
 def _anchor_panel(
@@ -277,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     np.random.seed(0)  # noqa: NPY002
     paths = [
         data_samples_figure(args.out),
+        heldout_samples_figure(args.out),
         anchors_seed_figure(args.out),
         anchors_fitted_figure(args.out, num_images=40 if args.fast else 500),
     ]

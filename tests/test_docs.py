@@ -57,7 +57,13 @@ def test_gen_figures_fast_writes_small_pngs(tmp_path):
     )
     paths = gen.main(["--fast", "--out", str(tmp_path / "images"), "--model", str(model_dir)])
     names = sorted(p.name for p in paths)
-    assert names == ["anchors_fitted.png", "anchors_seed.png", "data_samples.png", "predicted_overlay.png"]
+    assert names == [
+        "anchors_fitted.png",
+        "anchors_seed.png",
+        "data_samples.png",
+        "heldout_samples.png",
+        "predicted_overlay.png",
+    ]
     for p in paths:
         assert p.stat().st_size < 150_000, (p.name, p.stat().st_size)
         with Image.open(p) as im:
@@ -67,6 +73,9 @@ def test_gen_figures_fast_writes_small_pngs(tmp_path):
         assert im.size[0] == 5 * 256 + 4 * 4  # five 256 px levels side by side
     with Image.open(tmp_path / "images" / "data_samples.png") as im:
         assert im.size == (4 * 256 + 5 * 4, 256 + 2 * 4)
+    with Image.open(tmp_path / "images" / "heldout_samples.png") as im:
+        # Two captioned rows (default, held-out) of 3 images, each plain and annotated.
+        assert im.size == (6 * 256 + 7 * 4, 2 * (24 + 256 + 2 * 4) + 3 * 4)
     with Image.open(tmp_path / "images" / "predicted_overlay.png") as im:
         assert im.size == (4 * 64 + 5 * 4, 2 * 64 + 3 * 4)  # images on top, predictions below
 

@@ -6,7 +6,7 @@ from .coco_export import export_coco
 from .collate import collate_fn
 from .images import DEFAULT_MAX_PIXELS, check_image_file, pil_image_to_tensor, read_image
 from .loaders import DataLoaders, build_dataloaders
-from .synthetic import OBJECT_KINDS, SyntheticConfig, SyntheticElongatedDataset
+from .synthetic import OBJECT_KINDS, SYNTHETIC_PRESETS, SyntheticConfig, SyntheticElongatedDataset
 from .transforms import (
     DetectionTransforms,
     RandomRotation90,
@@ -19,6 +19,7 @@ from .validate import validate_batch, validate_dataset, validate_sample
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "OBJECT_KINDS",
+    "SYNTHETIC_PRESETS",
     "CocoDataset",
     "DataLoaders",
     "DetectionTransforms",
