@@ -16,12 +16,13 @@ corner is seen four times) but a cluster never takes two detections of the same 
 one detection: the union of its masks, the union of its boxes and its highest score.
 
 Memory. Masks are kept cropped to their own extent while tiles are processed; only one batch of tiles
-has full-tile masks at a time. The peak is about ``12 * H * W`` bytes for the image (float32 RGB), plus
-``batch_size * (12 + 4 * D) * tile_size**2`` bytes for a batch of tiles and their ``D`` detections'
-mask probabilities, plus the cropped masks (one byte per pixel of each detection's extent), plus the
-returned :class:`~maskrcnn_custom.Prediction`, whose dense masks take ``N * H * W`` bytes for ``N``
-detections. Images above ``max_image_pixels`` are refused before anything is decoded, and results whose
-dense masks would exceed ``max_mask_bytes`` raise before they are allocated.
+has full-tile masks at a time. The peak is about ``12 * H * W`` bytes for the image (float32 RGB), plus one
+batch of tiles through the model (as :func:`~maskrcnn_custom.predict` on ``batch_size`` images of
+``tile_size`` pixels, with ``4 * D * tile_size**2`` bytes of mask probabilities for ``D`` detections per
+tile), plus the cropped masks (one byte per pixel of each detection's extent), plus the returned
+:class:`~maskrcnn_custom.Prediction`, whose dense masks take ``N * H * W`` bytes for ``N`` detections.
+Images above ``max_image_pixels`` are refused before anything is decoded, and results whose dense masks
+would exceed ``max_mask_bytes`` raise before they are allocated.
 """
 
 from __future__ import annotations
