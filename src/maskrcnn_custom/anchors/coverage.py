@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -96,7 +96,7 @@ class AnchorCoverage:
     iou_0_5: float
     mean_best_iou: float
     level_share: tuple[float, ...]
-    elongation_bins: tuple[ElongationBinCoverage, ...] = ()
+    elongation_bins: tuple[ElongationBinCoverage, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         """The figures as a JSON-ready dict."""
