@@ -35,6 +35,8 @@ def workdir(tmp_path, monkeypatch):
     for seed, name in enumerate(("a.png", "b.png", "images/c.png", "extra.png")):
         arr = (rods_image(seed=seed)[0].numpy() * 255).round().astype(np.uint8)
         Image.fromarray(arr, mode="L").save(tmp_path / name)
+    big = np.tile((rods_image(100, seed=5)[0].numpy() * 255).round().astype(np.uint8), (2, 3))
+    Image.fromarray(big, mode="L").save(tmp_path / "big.tif")  # 200 x 300, for the tiled-inference blocks
     return weights
 
 
@@ -42,7 +44,7 @@ def test_python_blocks_run(workdir, capsys):
     pytest.importorskip("pycocotools", reason="COCO results need the [coco] extra")
     pytest.importorskip("onnxruntime", reason="the ONNX block needs the [onnx] extra")
     blocks = _blocks("python")
-    assert len(blocks) == 3 and REPO_ID in blocks[0]
+    assert len(blocks) == 4 and REPO_ID in blocks[0]
     namespace: dict = {}
     for block in blocks:
         exec(compile(block.replace(REPO_ID, str(workdir)), str(DOC), "exec"), namespace)
@@ -52,16 +54,18 @@ def test_python_blocks_run(workdir, capsys):
     for name in ("predictions.json", "labels.png", "overlay.png", "model.onnx"):
         assert Path(name).is_file(), name
     assert list(Path("masks").glob("a_*.png"))
+    assert namespace["p"].masks.shape[1:] == (200, 300)  # the tiled block
 
 
 def test_shell_blocks_run(workdir):
     pytest.importorskip("pycocotools", reason="COCO results need the [coco] extra")
     pytest.importorskip("onnxruntime", reason="the export command needs the [onnx] extra")
     blocks = _blocks("bash")
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     for block in blocks:
         argv = shlex.split(block.replace("\\\n", " ").replace(REPO_ID, str(workdir)))
         assert argv[0] == "maskrcnn-custom"
         assert main(argv[1:]) == 0, block
     assert len(list(Path("results/overlays").glob("*.png"))) == 2  # images/ (one file) and extra.png
     assert Path("model.onnx").is_file()
+    assert len(list(Path("tiled/overlays").glob("*.png"))) == 1  # the tiled block

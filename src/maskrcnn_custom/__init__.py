@@ -29,7 +29,7 @@ from .hub import (
     push_to_hub,
     save_pretrained,
 )
-from .inference import Prediction, predict
+from .inference import Prediction, predict, predict_tiled
 from .models import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -116,6 +116,7 @@ __all__ = [
     "load_backbone_weights",
     "make_config",
     "predict",
+    "predict_tiled",
     "maskrcnn_resnet18_fpn",
     "maskrcnn_resnet34_fpn",
     "maskrcnn_resnet50_fpn",

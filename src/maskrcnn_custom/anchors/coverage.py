@@ -23,26 +23,58 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 
+from ..engine.elongation import DEFAULT_ELONGATION_EDGES, _check_edges, elongation_bin_labels
+
 __all__ = [
     "TORCHVISION_ANCHOR_SIZES",
     "TORCHVISION_ASPECT_RATIOS",
     "AnchorCoverage",
+    "ElongationBinCoverage",
     "anchor_coverage",
     "anchor_grid",
     "best_anchor_iou",
+    "box_elongation",
     "cell_anchors",
 ]
 
 #: Anchor settings of torchvision's ``maskrcnn_resnet50_fpn``.
 TORCHVISION_ANCHOR_SIZES: tuple[tuple[float, ...], ...] = ((32,), (64,), (128,), (256,), (512,))
 TORCHVISION_ASPECT_RATIOS: tuple[tuple[float, ...], ...] = ((0.5, 1.0, 2.0),) * 5
+
+
+@dataclass(frozen=True)
+class ElongationBinCoverage:
+    """Coverage of the boxes whose elongation ``max(w, h) / min(w, h)`` falls in ``[low, high)``.
+
+    Attributes:
+        label: The bin's label, e.g. ``"2-4"`` or ``">=8"``.
+        low: Lower edge (included).
+        high: Upper edge (excluded; ``math.inf`` for the last bin).
+        count: Number of boxes in the bin.
+        mean_best_iou: Mean best anchor IoU of those boxes (NaN for an empty bin).
+        iou_0_5: Share of those boxes whose best anchor reaches IoU 0.5 (NaN for an empty bin).
+        iou_0_7: Share of those boxes whose best anchor reaches IoU 0.7 (NaN for an empty bin).
+    """
+
+    label: str
+    low: float
+    high: float
+    count: int
+    mean_best_iou: float
+    iou_0_5: float
+    iou_0_7: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures as a JSON-ready dict (``None`` for an infinite edge and for an empty bin's figures)."""
+        out = asdict(self)
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
 
 
 @dataclass(frozen=True)
@@ -55,6 +87,8 @@ class AnchorCoverage:
         iou_0_5: Share of boxes whose best anchor reaches IoU >= 0.5.
         mean_best_iou: Mean over boxes of the best anchor IoU.
         level_share: Share of boxes whose best anchor lies on each FPN level.
+        elongation_bins: The same figures per box-elongation bin (``[1, 2)``, ``[2, 4)``, ``[4, 8)``,
+            ``[8, inf)`` by default).
     """
 
     num_boxes: int
@@ -62,16 +96,87 @@ class AnchorCoverage:
     iou_0_5: float
     mean_best_iou: float
     level_share: tuple[float, ...]
+    elongation_bins: tuple[ElongationBinCoverage, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         """The figures as a JSON-ready dict."""
-        return asdict(self)
+        out = asdict(self)
+        out["elongation_bins"] = [b.to_dict() for b in self.elongation_bins]
+        return out
+
+    def elongation_table(self) -> str:
+        """The per-elongation-bin figures as a plain-text table.
+
+        Examples:
+            >>> from maskrcnn_custom import SEED_ANCHOR_SIZES, SEED_ASPECT_RATIOS
+            >>> from maskrcnn_custom.anchors import anchor_coverage
+            >>> cov = anchor_coverage([[10, 10, 90, 22]], SEED_ANCHOR_SIZES, SEED_ASPECT_RATIOS)
+            >>> print(cov.elongation_table().splitlines()[0])
+            elongation  boxes  mean IoU  IoU>=0.5  IoU>=0.7
+        """
+        lines = [f"{'elongation':<10} {'boxes':>6} {'mean IoU':>9} {'IoU>=0.5':>9} {'IoU>=0.7':>9}"]
+        for b in self.elongation_bins:
+            if b.count:
+                figures = f"{b.mean_best_iou:>9.3f} {100 * b.iou_0_5:>8.1f}% {100 * b.iou_0_7:>8.1f}%"
+            else:
+                figures = f"{'-':>9} {'-':>9} {'-':>9}"
+            lines.append(f"{b.label:<10} {b.count:>6} {figures}")
+        return "\n".join(lines)
 
     def __str__(self) -> str:
         return (
             f"IoU>=0.7: {100 * self.iou_0_7:.1f}%  IoU>=0.5: {100 * self.iou_0_5:.1f}%  "
             f"mean best IoU: {self.mean_best_iou:.3f}  ({self.num_boxes} boxes)"
         )
+
+
+def box_elongation(boxes: Any) -> np.ndarray:
+    """Elongation ``max(w, h) / min(w, h)`` of ``(N, 4)`` XYXY boxes (1 for a square, large for thin boxes).
+
+    This is the elongation of the axis-aligned box; a diagonal rod has a box of elongation near 1, which is
+    what matters for anchors (they are axis-aligned too).
+
+    Args:
+        boxes: ``(N, 4)`` XYXY boxes with ``x2 > x1`` and ``y2 > y1``.
+
+    Returns:
+        float64 ``(N,)`` array.
+
+    Raises:
+        ValueError: If the boxes are malformed.
+
+    Examples:
+        >>> from maskrcnn_custom.anchors import box_elongation
+        >>> box_elongation([[0, 0, 40, 10], [0, 0, 5, 5]]).tolist()
+        [4.0, 1.0]
+    """
+    boxes = _as_boxes(boxes, (1, 1), 0)
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    return np.maximum(w, h) / np.minimum(w, h)
+
+
+def _elongation_bins(
+    boxes: np.ndarray, best: np.ndarray, edges: tuple[float, ...]
+) -> tuple[ElongationBinCoverage, ...]:
+    elong = box_elongation(boxes)
+    bounds = (1.0, *edges, math.inf)
+    out = []
+    for label, lo, hi in zip(elongation_bin_labels(edges), bounds[:-1], bounds[1:], strict=True):
+        sel = best[(elong >= lo) & (elong < hi)]
+        n = len(sel)
+        nan = float("nan")
+        out.append(
+            ElongationBinCoverage(
+                label=label,
+                low=lo,
+                high=hi,
+                count=n,
+                mean_best_iou=float(sel.mean()) if n else nan,
+                iou_0_5=float((sel >= 0.5).mean()) if n else nan,
+                iou_0_7=float((sel >= 0.7).mean()) if n else nan,
+            )
+        )
+    return tuple(out)
 
 
 def _level_tuples(value: Any, name: str, levels: int | None = None) -> tuple[tuple[float, ...], ...]:
@@ -277,6 +382,7 @@ def anchor_coverage(
     image_size: int | Sequence[int] = 256,
     grid: bool = True,
     seed: int = 0,
+    elongation_edges: Sequence[float] = DEFAULT_ELONGATION_EDGES,
 ) -> AnchorCoverage:
     """Share of ground-truth boxes whose best anchor reaches IoU 0.7 (RPN positive) and 0.5.
 
@@ -288,6 +394,8 @@ def anchor_coverage(
         image_size: The model's input size, which fixes the anchor grid.
         grid: Measure against anchors on their real grid (default) or shape-only, centred on each box.
         seed: Seed of the random placement of ``(N, 2)`` inputs.
+        elongation_edges: Inner edges of the box-elongation bins of ``elongation_bins`` (default
+            ``(2, 4, 8)``: bins ``[1, 2)``, ``[2, 4)``, ``[4, 8)``, ``[8, inf)``).
 
     Returns:
         The :class:`AnchorCoverage`.
@@ -302,9 +410,11 @@ def anchor_coverage(
         >>> 0.0 <= cov.iou_0_7 <= 1.0
         True
     """
-    best, level = best_anchor_iou(
-        boxes, anchor_sizes, aspect_ratios, image_size=image_size, grid=grid, seed=seed
-    )
+    edges = _check_edges(elongation_edges)
+    anchor_grid(image_size)  # validates image_size before the boxes are placed
+    hw = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    xyxy = _as_boxes(boxes, hw, seed)  # type: ignore[arg-type]
+    best, level = best_anchor_iou(xyxy, anchor_sizes, aspect_ratios, image_size=image_size, grid=grid)
     levels = len(cell_anchors(anchor_sizes, aspect_ratios))
     share = np.bincount(level, minlength=levels) / len(best)
     return AnchorCoverage(
@@ -313,4 +423,5 @@ def anchor_coverage(
         iou_0_5=float((best >= 0.5).mean()),
         mean_best_iou=float(best.mean()),
         level_share=tuple(float(s) for s in share),
+        elongation_bins=_elongation_bins(xyxy, best, edges),
     )

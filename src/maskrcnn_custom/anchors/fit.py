@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,10 @@ from .._utils.checks import check_int, check_optional_positive_int, check_positi
 from .._utils.progress import progress_bar
 from .coverage import AnchorCoverage, _as_boxes, anchor_coverage, best_anchor_iou
 
-__all__ = ["AnchorFit", "boxes_from_dataset", "fit_anchors"]
+__all__ = ["RATIO_METHODS", "AnchorFit", "boxes_from_dataset", "fit_anchors", "fit_aspect_ratios"]
+
+#: How :func:`fit_aspect_ratios` picks ratios from the boxes' ``log(h / w)``.
+RATIO_METHODS = ("kmeans", "quantile")
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +140,90 @@ def _kmeans_1d(values: np.ndarray, k: int, iters: int = 50) -> np.ndarray:
     return np.sort(centres)
 
 
+def _log_ratio_centres(log_ratio: np.ndarray, k: int, method: str) -> np.ndarray:
+    if method == "kmeans":
+        return _kmeans_1d(log_ratio, k)
+    return np.sort(np.quantile(log_ratio, (np.arange(k) + 0.5) / k))
+
+
+def _symmetric_log_ratios(half: np.ndarray, num_ratios: int) -> np.ndarray:
+    """Log ratios ``-p..., (0), p...`` from the ``num_ratios // 2`` positive half-values ``p``."""
+    middle = np.zeros(num_ratios % 2)
+    return np.sort(np.concatenate([-np.abs(half), middle, np.abs(half)]))
+
+
+def _initial_log_ratios(log_ratio: np.ndarray, num_ratios: int, method: str, symmetric: bool) -> np.ndarray:
+    """Start values of the ratio parameters: the log ratios, or their positive halves when symmetric."""
+    if not symmetric:
+        return _log_ratio_centres(log_ratio, num_ratios, method)
+    half = num_ratios // 2
+    if half == 0:
+        return np.zeros(0)
+    # With an odd count the ratio 1 takes the roundest group: fit one more centre and drop the smallest.
+    extra = num_ratios % 2
+    return _log_ratio_centres(np.abs(log_ratio), half + extra, method)[extra:]
+
+
+def _check_ratio_options(num_ratios: Any, method: Any, symmetric: Any) -> None:
+    if isinstance(num_ratios, bool) or not isinstance(num_ratios, int) or num_ratios < 1:
+        raise ValueError(f"num_ratios must be an int >= 1, got {num_ratios!r}")
+    if method not in RATIO_METHODS:
+        raise ValueError(f"ratio_method must be one of {', '.join(RATIO_METHODS)}, got {method!r}")
+    if not isinstance(symmetric, bool):
+        raise TypeError(f"symmetric_ratios must be True or False, got {symmetric!r}")
+
+
+def fit_aspect_ratios(
+    boxes: Any,
+    *,
+    num_ratios: int = 5,
+    method: str = "kmeans",
+    symmetric: bool = False,
+) -> tuple[float, ...]:
+    """Aspect ratios (height / width) that follow the boxes' shape statistics, sorted ascending.
+
+    The ratios are ``exp`` of ``num_ratios`` centres of the boxes' ``log(h / w)``: k-means centres
+    (``method="kmeans"``, initialised at quantiles) or the quantiles at ``(j + 0.5) / num_ratios``
+    (``method="quantile"``). With ``symmetric=True`` every ratio ``r`` comes with ``1 / r`` (and an odd
+    count includes 1), for objects that appear in any orientation; the centres are then fitted to
+    ``|log(h / w)|``. This is the start of :func:`fit_anchors`, before its coverage search.
+
+    Args:
+        boxes: ``(N, 4)`` XYXY boxes or an ``(N, 2)`` array of (width, height).
+        num_ratios: Number of ratios.
+        method: ``"kmeans"`` or ``"quantile"``.
+        symmetric: Make the set closed under ``r -> 1 / r``.
+
+    Returns:
+        ``num_ratios`` ratios, ascending, rounded to 3 decimals.
+
+    Raises:
+        ValueError: If an argument is invalid or there are no boxes.
+        TypeError: If ``symmetric`` is not a bool.
+
+    Examples:
+        >>> from maskrcnn_custom.anchors import fit_aspect_ratios
+        >>> fit_aspect_ratios([[0, 0, 40, 10], [0, 0, 10, 40], [0, 0, 20, 20]], num_ratios=3)
+        (0.25, 1.0, 4.0)
+        >>> fit_aspect_ratios([[0, 0, 40, 10], [0, 0, 40, 10]], num_ratios=2, symmetric=True)
+        (0.25, 4.0)
+    """
+    _check_ratio_options(num_ratios, method, symmetric)
+    xyxy = _as_boxes(boxes, (256, 256), 0)
+    log_ratio = np.log((xyxy[:, 3] - xyxy[:, 1]) / (xyxy[:, 2] - xyxy[:, 0]))
+    params = _initial_log_ratios(log_ratio, num_ratios, method, symmetric)
+    logs = _symmetric_log_ratios(params, num_ratios) if symmetric else params
+    return tuple(float(round(v, 3)) for v in np.sort(np.exp(logs)))
+
+
+def _strictly_ascending(sizes: np.ndarray) -> np.ndarray:
+    """Sorted sizes, each at least 1 % and 0.2 px above the previous one (distinct after rounding)."""
+    out = np.sort(np.asarray(sizes, np.float64)).copy()
+    for i in range(1, len(out)):
+        out[i] = max(out[i], out[i - 1] * 1.01, out[i - 1] + 0.2)
+    return out
+
+
 def _objective(best: np.ndarray) -> float:
     # Primary: share reaching the RPN's positive IoU; the smoother terms break ties and guide the search.
     return float((best >= 0.7).mean() + 0.5 * (best >= 0.5).mean() + 0.25 * best.mean())
@@ -151,9 +239,15 @@ def fit_anchors(
     refine: bool = True,
     max_boxes: int = 4000,
     seed: int = 0,
-    free_levels: bool = True,
+    ratio_method: str = "kmeans",
+    symmetric_ratios: bool = False,
+    free_levels: bool | None = None,
 ) -> AnchorFit:
     """Fit anchor sizes per FPN level and aspect ratios (height / width) to ground-truth boxes.
+
+    Sizes always increase from the finest FPN level to the coarsest (strictly, also within a level when
+    ``sizes_per_level > 1``), as the pyramid expects: small objects on the fine, small-stride levels.
+    Ratios start from :func:`fit_aspect_ratios` and are refined with the sizes.
 
     Args:
         boxes: ``(N, 4)`` XYXY boxes in the model's input coordinates, an ``(N, 2)`` array of
@@ -167,15 +261,16 @@ def fit_anchors(
         max_boxes: The search uses a seeded random subset of at most this many boxes (the final coverage
             is measured on all of them).
         seed: Seed of the subset and of the placement of ``(N, 2)`` inputs.
-        free_levels: Let the refinement move each level's sizes independently (a coarse level may end
-            up with smaller anchors than a finer one if that covers more boxes); False keeps sizes
-            increasing from the finest level to the coarsest.
+        ratio_method: Start of the ratios, ``"kmeans"`` or ``"quantile"`` (see :func:`fit_aspect_ratios`).
+        symmetric_ratios: Keep the ratios closed under ``r -> 1 / r`` (also during the refinement).
+        free_levels: Deprecated and ignored: sizes always increase with the level.
 
     Returns:
         The :class:`AnchorFit`.
 
     Raises:
         ValueError: If an argument is invalid or there are no boxes.
+        TypeError: If ``symmetric_ratios`` is not a bool.
 
     Examples:
         >>> from maskrcnn_custom.anchors import fit_anchors
@@ -193,6 +288,14 @@ def fit_anchors(
         check_int(v, name, minimum=lo)
     if num_levels > 5:
         raise ValueError(f"num_levels must be at most 5 (the FPN's levels), got {num_levels}")
+    _check_ratio_options(num_ratios, ratio_method, symmetric_ratios)
+    if free_levels is not None:
+        warnings.warn(
+            "fit_anchors(free_levels=...) is deprecated and ignored: fitted sizes always increase from the "
+            "finest FPN level to the coarsest; drop the argument",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     if (
         hasattr(boxes, "__getitem__")
         and hasattr(boxes, "__len__")
@@ -208,28 +311,31 @@ def fit_anchors(
     log_scale = np.log(np.sqrt(w * h))
     log_ratio = np.log(h / w)
     k_sizes = num_levels * sizes_per_level
-    sizes = np.exp(_kmeans_1d(log_scale, k_sizes))
-    ratios = np.exp(_kmeans_1d(log_ratio, num_ratios))
+    sizes = _strictly_ascending(np.exp(_kmeans_1d(log_scale, k_sizes)))
+    ratio_params = _initial_log_ratios(log_ratio, num_ratios, ratio_method, symmetric_ratios)
 
     def shaped(
-        sz: np.ndarray, rt: np.ndarray
+        sz: np.ndarray, rp: np.ndarray
     ) -> tuple[tuple[tuple[float, ...], ...], tuple[tuple[float, ...], ...]]:
-        s = sz if free_levels else np.sort(sz)
         per_level = tuple(
-            tuple(float(round(v, 1)) for v in s[i * sizes_per_level : (i + 1) * sizes_per_level])
+            tuple(float(round(v, 1)) for v in sz[i * sizes_per_level : (i + 1) * sizes_per_level])
             for i in range(num_levels)
         )
-        r = tuple(float(round(v, 3)) for v in np.sort(rt))
+        logs = _symmetric_log_ratios(rp, num_ratios) if symmetric_ratios else rp
+        r = tuple(float(round(v, 3)) for v in np.sort(np.exp(logs)))
         return per_level, (r,) * num_levels
 
-    def score(sz: np.ndarray, rt: np.ndarray) -> float:
-        a, r = shaped(sz, rt)
+    def ascending(sz: np.ndarray) -> bool:
+        return bool(np.all(np.diff(np.round(sz, 1)) > 0))
+
+    def score(sz: np.ndarray, rp: np.ndarray) -> float:
+        a, r = shaped(sz, rp)
         best, _ = best_anchor_iou(sample, a, r, image_size=image_size)
         return _objective(best)
 
-    current = score(sizes, ratios)
+    current = score(sizes, ratio_params)
     if refine:
-        params = np.concatenate([np.log(sizes), np.log(ratios)])
+        params = np.concatenate([np.log(sizes), ratio_params])
         for step in (0.3, 0.15, 0.07, 0.03):
             improved = True
             rounds = 0
@@ -240,13 +346,15 @@ def fit_anchors(
                     for delta in (step, -step):
                         trial = params.copy()
                         trial[j] += delta
-                        s = score(np.exp(trial[:k_sizes]), np.exp(trial[k_sizes:]))
+                        if j < k_sizes and not ascending(np.exp(trial[:k_sizes])):
+                            continue  # a size may not pass its neighbour: levels stay ordered
+                        s = score(np.exp(trial[:k_sizes]), trial[k_sizes:])
                         if s > current + 1e-9:
                             params, current, improved = trial, s, True
                             break
-        sizes, ratios = np.exp(params[:k_sizes]), np.exp(params[k_sizes:])
+        sizes, ratio_params = np.exp(params[:k_sizes]), params[k_sizes:]
         logger.debug("refined anchors to objective %.4f", current)
-    anchor_sizes, aspect_ratios = shaped(sizes, ratios)
+    anchor_sizes, aspect_ratios = shaped(sizes, ratio_params)
     if not all(math.isfinite(v) and v > 0 for lvl in anchor_sizes for v in lvl):
         raise ValueError("anchor fitting produced invalid sizes; check that the boxes are in pixels")
     coverage = anchor_coverage(xyxy, anchor_sizes, aspect_ratios, image_size=image_size)

@@ -3,7 +3,8 @@
 Reads the ground-truth boxes of a COCO-format folder (--coco DIR, with DIR/images/ and
 DIR/annotations.json, or --images and --annotations) or of N synthetic images (--synthetic N), fits
 anchors, and prints for the fitted, the seed's and torchvision's default anchors the share of boxes
-whose best anchor on the real RPN grid reaches IoU 0.7 (an RPN positive) and 0.5. Pass the printed
+whose best anchor on the real RPN grid reaches IoU 0.7 (an RPN positive) and 0.5, overall and per box
+elongation bin (max(w, h) / min(w, h) in [1, 2), [2, 4), [4, 8), [8, inf)). Pass the printed
 sizes and ratios to a builder:
 
   maskrcnn_resnet101_fpn(anchor_sizes=..., aspect_ratios=...)
@@ -38,6 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--num-ratios", type=int, default=5, help="aspect ratios per location (same on every level)"
+    )
+    parser.add_argument(
+        "--ratio-method",
+        choices=("kmeans", "quantile"),
+        default="kmeans",
+        help="start of the aspect ratios: k-means or quantiles of the boxes' log(h / w)",
+    )
+    parser.add_argument(
+        "--symmetric-ratios", action="store_true", help="keep the ratios closed under r -> 1 / r"
     )
     parser.add_argument("--sizes-per-level", type=int, default=1, help="anchor sizes per FPN level")
     parser.add_argument("--max-images", type=int, default=None, metavar="N", help="read at most N images")
@@ -81,17 +91,23 @@ def run(args: argparse.Namespace) -> int:
         sizes_per_level=args.sizes_per_level,
         refine=not args.no_refine,
         seed=args.seed,
+        ratio_method=args.ratio_method,
+        symmetric_ratios=args.symmetric_ratios,
     )
     sets = {
         "fitted": (fit.anchor_sizes, fit.aspect_ratios),
         "seed": (SEED_ANCHOR_SIZES, SEED_ASPECT_RATIOS),
         "torchvision": (TORCHVISION_ANCHOR_SIZES, TORCHVISION_ASPECT_RATIOS),
     }
+    coverages = {
+        name: anchor_coverage(boxes, sizes, ratios, image_size=args.image_size)
+        for name, (sizes, ratios) in sets.items()
+    }
     report = {
         name: {
             "anchor_sizes": [list(s) for s in sizes],
             "aspect_ratios": [list(r) for r in ratios],
-            "coverage": anchor_coverage(boxes, sizes, ratios, image_size=args.image_size).to_dict(),
+            "coverage": coverages[name].to_dict(),
         }
         for name, (sizes, ratios) in sets.items()
     }
@@ -109,6 +125,16 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{name:<12} {100 * c['iou_0_7']:>8.1f}% {100 * c['iou_0_5']:>8.1f}% {c['mean_best_iou']:>9.3f}"
         )
+    print()
+    print("per box elongation max(w, h) / min(w, h): mean best IoU / share at IoU>=0.5")
+    print(f"{'elongation':<10} {'boxes':>6} " + " ".join(f"{name:>17}" for name in coverages))
+    for i, b in enumerate(coverages["fitted"].elongation_bins):
+        cells = []
+        for cov in coverages.values():
+            c = cov.elongation_bins[i]
+            cells.append(f"{c.mean_best_iou:>9.3f} {100 * c.iou_0_5:>6.1f}%" if c.count else f"{'-':>17}")
+        print(f"{b.label:<10} {b.count:>6} " + " ".join(cells))
+    print()
     print(f"fitted anchor_sizes={fit.anchor_sizes}")
     print(f"fitted aspect_ratios={fit.aspect_ratios[0]} (on every level)")
     return 0

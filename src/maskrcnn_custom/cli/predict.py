@@ -47,6 +47,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated outputs to write, from {', '.join(FORMATS)}",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    # --- tiled inference ---
+    parser.add_argument(
+        "--tile-size",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="segment large images in overlapping square tiles of PX pixels (e.g. the model's input size)",
+    )
+    parser.add_argument(
+        "--tile-overlap",
+        type=float,
+        default=0.25,
+        metavar="FRACTION",
+        help="overlap of neighbouring tiles as a fraction of --tile-size, in [0, 1) (default 0.25)",
+    )
+    # --- end tiled inference ---
 
 
 def expand_images(paths: list[str]) -> list[Path]:
@@ -100,6 +116,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--formats: unknown {unknown or 'empty list'}; choose from {', '.join(FORMATS)}")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.tile_size is not None:  # tiled inference: bad tile settings fail before anything is loaded
+        from ..inference.tiling import _check_tile_args
+
+        try:
+            _check_tile_args(args.tile_size, args.tile_overlap)
+        except ValueError as exc:
+            raise ValueError(f"--tile-size/--tile-overlap: {exc}") from None
     paths = expand_images(args.images)
     items = check_images(
         [str(p) for p in paths], name="IMAGES"
@@ -125,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
                 mask_threshold=args.mask_threshold,
                 batch_size=args.batch_size,
                 max_detections=args.max_detections,
+                tile_size=args.tile_size,  # tiled inference when given
+                tile_overlap=args.tile_overlap,
             )
             for item, pred in zip(chunk, preds, strict=True):
                 i, stem = item.index, stems[item.index]

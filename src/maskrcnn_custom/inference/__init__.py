@@ -1,8 +1,9 @@
-"""Inference: ``predict`` on tensors, arrays, PIL images and files; typed results; COCO, label and overlay outputs."""
+"""Inference: ``predict`` (whole or tiled) on tensors, arrays, PIL images and files; typed results; COCO, label and overlay outputs."""
 
 from .inputs import ImageInput, ImageItem, check_images, load_image
 from .predict import check_model, inference_settings, predict
 from .results import Prediction
+from .tiling import predict_tiled, tile_windows
 from .writers import (
     draw_overlay,
     save_coco_results,
@@ -22,9 +23,11 @@ __all__ = [
     "inference_settings",
     "load_image",
     "predict",
+    "predict_tiled",
     "save_coco_results",
     "save_instance_masks",
     "save_label_image",
     "save_overlay",
+    "tile_windows",
     "to_coco_results",
 ]

@@ -126,6 +126,8 @@ def predict(
     num_proposals: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    tile_size: int | None = None,
+    tile_overlap: float = 0.25,
 ) -> list[Prediction]:
     """Segment images with a Mask R-CNN and return thresholded, typed results, one per image.
 
@@ -148,6 +150,11 @@ def predict(
             check on your data that the detections stay the same.
         device: Run on this device; the model is moved there (default: where the model is).
         progress: Show a tqdm progress bar.
+        tile_size: Run tiled inference with square tiles of this many pixels (see
+            :func:`~maskrcnn_custom.inference.predict_tiled`, which has more options); ``None`` (default)
+            runs every image whole.
+        tile_overlap: Overlap of neighbouring tiles as a fraction of ``tile_size``, in ``[0, 1)``; used only
+            with ``tile_size``.
 
     Returns:
         One :class:`Prediction` per image, in input order, on the CPU.
@@ -166,6 +173,24 @@ def predict(
         (torch.bool, (64, 64))
     """
     check_model(model)
+    # --- tiled inference: delegated to predict_tiled ---
+    if tile_size is not None:
+        from .tiling import predict_tiled
+
+        return predict_tiled(
+            model,
+            images,
+            tile_size=tile_size,
+            tile_overlap=tile_overlap,
+            score_threshold=score_threshold,
+            mask_threshold=mask_threshold,
+            batch_size=batch_size,
+            max_detections=max_detections,
+            num_proposals=num_proposals,
+            device=device,
+            progress=progress,
+        )
+    # --- end tiled inference ---
     score_threshold = check_fraction(score_threshold, "score_threshold")
     mask_threshold = check_fraction(mask_threshold, "mask_threshold")
     check_positive_int(batch_size, "batch_size")
