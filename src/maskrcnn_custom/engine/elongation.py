@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..measure.morphology import min_area_rect
 from .coco import CocoBackend, build_coco_gt, coco_api, load_coco_results
 
 __all__ = [
@@ -71,30 +72,6 @@ def _check_edges(edges: Sequence[float]) -> tuple[float, ...]:
     return out
 
 
-def _hull(points: np.ndarray) -> np.ndarray:
-    """Convex hull (Andrew's monotone chain) of integer points, counter-clockwise, without repeats."""
-    pts = np.unique(points, axis=0)
-    if len(pts) <= 2:
-        return pts
-    p = [tuple(x) for x in pts.tolist()]  # np.unique sorts by x then y
-
-    def build(seq: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        chain: list[tuple[int, int]] = []
-        for q in seq:
-            while len(chain) >= 2:
-                (ax, ay), (bx, by) = chain[-2], chain[-1]
-                if (bx - ax) * (q[1] - ay) - (by - ay) * (q[0] - ax) <= 0:
-                    chain.pop()
-                else:
-                    break
-            chain.append(q)
-        return chain
-
-    lower = build(p)
-    upper = build(p[::-1])
-    return np.asarray(lower[:-1] + upper[:-1], dtype=np.float64)
-
-
 def mask_elongation(mask: np.ndarray) -> float:
     """Elongation of a binary mask: long / short side of its minimum-area enclosing rectangle (>= 1).
 
@@ -114,29 +91,10 @@ def mask_elongation(mask: np.ndarray) -> float:
     m = np.asarray(mask) != 0
     if m.ndim != 2:
         raise ValueError(f"mask must be a 2-D array (H x W), got shape {m.shape}")
-    rows = np.flatnonzero(m.any(axis=1))
-    if rows.size == 0:
+    box = min_area_rect(m)
+    if box is None:
         return float("nan")
-    sub = m[rows]
-    left = sub.argmax(axis=1)
-    right = m.shape[1] - sub[:, ::-1].argmax(axis=1)  # exclusive right edge
-    ys = np.concatenate([rows, rows + 1, rows, rows + 1])
-    xs = np.concatenate([left, left, right, right])
-    hull = _hull(np.stack([xs, ys], axis=1))
-    if len(hull) < 3:  # cannot happen for unit squares, kept for safety
-        return 1.0
-    edges = np.roll(hull, -1, axis=0) - hull
-    lengths = np.hypot(edges[:, 0], edges[:, 1])
-    keep = lengths > 0
-    u = edges[keep] / lengths[keep, None]
-    v = np.stack([-u[:, 1], u[:, 0]], axis=1)
-    pu = hull @ u.T
-    pv = hull @ v.T
-    w = pu.max(0) - pu.min(0)
-    h = pv.max(0) - pv.min(0)
-    k = int(np.argmin(w * h))
-    long_side, short_side = max(w[k], h[k]), min(w[k], h[k])
-    return float(long_side / short_side)
+    return float(box[2] / box[3])
 
 
 def _box_elongation(bbox: Sequence[float]) -> float:
