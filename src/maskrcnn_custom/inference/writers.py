@@ -59,6 +59,7 @@ def to_coco_results(
     *,
     image_ids: Sequence[int] | None = None,
     category_ids: Mapping[int, int] | None = None,
+    measure: bool = False,
 ) -> list[dict[str, Any]]:
     """Turn predictions into COCO detection results (``loadRes`` / ``COCOeval`` format) with RLE masks.
 
@@ -66,10 +67,13 @@ def to_coco_results(
         predictions: One prediction per image.
         image_ids: COCO image id of each prediction (default ``1, 2, ...``).
         category_ids: Model label -> COCO category id (default: the label itself).
+        measure: Add ``"measurements"`` to each detection: the shape measurements of its mask
+            (:meth:`MaskMeasurement.to_dict <maskrcnn_custom.measure.MaskMeasurement.to_dict>`: ``length``,
+            ``mean_width``, ``max_width``, oriented box, ``orientation``, ``tortuosity``, ...).
 
     Returns:
         One dict per detection with ``image_id``, ``category_id``, ``bbox`` (``[x, y, w, h]``), ``score``
-        and ``segmentation`` (compressed RLE with ``counts`` as a string).
+        and ``segmentation`` (compressed RLE with ``counts`` as a string), plus ``measurements`` when asked.
 
     Raises:
         ImportError: If pycocotools is missing (the ``[coco]`` extra).
@@ -96,6 +100,7 @@ def to_coco_results(
         if len(pred) == 0:
             continue
         rles = encode_rle(pred.masks, mask_api=mask_utils)
+        shapes = pred.measure() if measure else None
         for k, (box, label, score) in enumerate(
             zip(pred.boxes.tolist(), pred.labels.tolist(), pred.scores.tolist(), strict=True)
         ):
@@ -112,6 +117,8 @@ def to_coco_results(
                     "segmentation": rle,
                 }
             )
+            if shapes is not None:
+                results[-1]["measurements"] = shapes[k].to_dict()
     return results
 
 
@@ -121,6 +128,7 @@ def save_coco_results(
     *,
     image_ids: Sequence[int] | None = None,
     category_ids: Mapping[int, int] | None = None,
+    measure: bool = False,
 ) -> Path:
     """Write :func:`to_coco_results` as a JSON file, atomically, and return its path.
 
@@ -133,7 +141,7 @@ def save_coco_results(
         >>> save_coco_results([p], os.path.join(tempfile.mkdtemp(), "results.json")).name
         'results.json'
     """
-    results = to_coco_results(predictions, image_ids=image_ids, category_ids=category_ids)
+    results = to_coco_results(predictions, image_ids=image_ids, category_ids=category_ids, measure=measure)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(results))
     return Path(path)
