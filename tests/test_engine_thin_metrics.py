@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -165,3 +166,24 @@ def test_evaluate_reports_thin_metrics_and_the_switch():
     assert 0.9 < sk["clDice"] <= 1.0 and 0.9 < sk["recall"] <= 1.0
     off = evaluate(_Oracle(pairs), loader, "cpu", progress=False, thin_metrics=False)
     assert "boundary" not in off and "skeleton" not in off and off["segm"] == metrics["segm"]
+
+
+def test_cli_evaluate_prints_thin_metrics(tmp_path, capsys):
+    from _inference_helpers import save_detecting_model
+    from maskrcnn_custom.cli import main
+
+    weights = save_detecting_model(tmp_path / "w")
+    common = ["evaluate", "--weights", str(weights), "--synthetic", "2", "--image-size", "96", "--workers", "0",
+              "--no-progress", "--device", "cpu"]  # fmt: skip
+    assert main([*common, "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert set(metrics["boundary"]) == set(metrics["segm"]) and "clDice" in metrics["skeleton"]
+    assert main(common) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(x for x in lines if x.startswith("boundary"))
+    assert [float(v) for v in row.split()[1:]] == pytest.approx(list(metrics["boundary"].values()), abs=1e-4)
+    sk = next(x for x in lines if x.startswith("skeleton:"))
+    assert f"clDice {metrics['skeleton']['clDice']:.4f}" in sk
+    assert main([*common, "--json", "--no-thin-metrics"]) == 0
+    off = json.loads(capsys.readouterr().out)
+    assert "boundary" not in off and "skeleton" not in off
