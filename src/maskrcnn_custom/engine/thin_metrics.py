@@ -144,6 +144,16 @@ def _decode(mask_utils: Any, rle: Mapping[str, Any]) -> np.ndarray:
         return mask_utils.decode(dict(rle)).astype(bool)
 
 
+def _boundary_full(mask: np.ndarray, dilation: int) -> np.ndarray:
+    """Boundary region of one mask, computed on its bounding box (outside it there is only background)."""
+    out = np.zeros(mask.shape, dtype=np.uint8)
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if rows.size:
+        sl = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        out[sl] = boundary_region(torch.from_numpy(np.ascontiguousarray(mask[sl])), dilation=dilation).numpy()
+    return out
+
+
 def _boundary_eval_class(COCOeval: Any, mask_utils: Any, dilation_ratio: float) -> Any:
     class BoundaryCOCOeval(COCOeval):  # type: ignore[misc, valid-type]
         """COCOeval scoring matches by ``min(mask IoU, boundary IoU)``, as boundary-iou-api does."""
@@ -157,8 +167,7 @@ def _boundary_eval_class(COCOeval: Any, mask_utils: Any, dilation_ratio: float) 
             if key not in self._boundaries:
                 m = _decode(mask_utils, ann["segmentation"])
                 d = boundary_dilation(*m.shape, dilation_ratio=dilation_ratio)
-                b = boundary_region(torch.from_numpy(m), dilation=d).numpy()
-                self._boundaries[key] = mask_utils.encode(np.asfortranarray(b.astype(np.uint8)))
+                self._boundaries[key] = mask_utils.encode(np.asfortranarray(_boundary_full(m, d)))
             return self._boundaries[key]
 
         def computeIoU(self, imgId: int, catId: int) -> Any:
