@@ -28,6 +28,7 @@ from .hub import (
     save_pretrained,
 )
 from .inference import Prediction, predict
+from .measure import MaskMeasurement, measure_masks
 from .models import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -84,6 +85,7 @@ __all__ = [
     "BoxHeadConfig",
     "FitResult",
     "MaskHeadConfig",
+    "MaskMeasurement",
     "MaskRCNNConfig",
     "MaskRCNNWeights",
     "OnnxPredictor",
@@ -107,6 +109,7 @@ __all__ = [
     "list_models",
     "load_backbone_weights",
     "make_config",
+    "measure_masks",
     "predict",
     "maskrcnn_resnet18_fpn",
     "maskrcnn_resnet34_fpn",
