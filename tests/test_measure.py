@@ -29,6 +29,7 @@ def test_straight_capsule_length_width_angle(angle, length, width):
     assert abs((r.orientation - angle + 90) % 180 - 90) < 1.0
     assert r.tortuosity == pytest.approx(1.0, abs=0.01)
     assert r.elongation == pytest.approx(r.length / r.mean_width)
+    assert np.hypot(*np.diff(r.centerline, axis=0).T).sum() == pytest.approx(r.length)
     assert r.box_length == pytest.approx(length, abs=1.5)
     assert r.box_width == pytest.approx(width, abs=1.5)
     cx, cy = CENTRE(128)

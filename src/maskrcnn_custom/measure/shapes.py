@@ -73,7 +73,8 @@ class MaskMeasurement:
         box_length: Long side of the oriented box.
         box_width: Short side of the oriented box.
         box_angle: Angle of the box's long side, in ``[0, 180)``.
-        centerline: ``float64 [K, 2]`` ``(x, y)`` points of the centre line, tip to tip.
+        centerline: ``float64 [K, 2]`` ``(x, y)`` points of the centre line, tip to tip: the polyline whose
+            length is ``length``.
 
     Examples:
         >>> import numpy as np
@@ -158,12 +159,10 @@ def _orientation(mask: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     return angle, np.array([cx, cy]), axis
 
 
-def _arc_length(points: np.ndarray, step: int) -> float:
-    if len(points) < 2:
-        return 0.0
+def _chords(points: np.ndarray, step: int) -> np.ndarray:
+    """Every ``step``-th point of a pixel path, and its last point: the polyline whose length is measured."""
     idx = np.unique(np.r_[np.arange(0, len(points), step), len(points) - 1])
-    p = points[idx]
-    return float(np.hypot(*np.diff(p, axis=0).T).sum())
+    return points[idx]
 
 
 def _along(points: np.ndarray, distance: float) -> int:
@@ -227,8 +226,8 @@ def measure_mask(mask: np.ndarray | torch.Tensor) -> MaskMeasurement:
         d1 = core[-1] - core[j1]
         d0 /= max(np.hypot(*d0), 1e-12)
         d1 /= max(np.hypot(*d1), 1e-12)
-        step = max(2, round(half))
-        inner = _arc_length(core, step)
+        core = _chords(core, max(2, round(half)))
+        inner = float(np.hypot(*np.diff(core, axis=0).T).sum())
     else:  # short blob: the principal axis through the centroid
         core = centroid[None]
         d0, d1 = -axis, axis
