@@ -11,7 +11,7 @@ from _inference_helpers import detecting_model, rods_image, save_detecting_model
 from _shapes import arc, capsule
 from maskrcnn_custom import Prediction, predict
 from maskrcnn_custom.cli import main
-from maskrcnn_custom.inference import measurement_rows, save_measurements, to_coco_results
+from maskrcnn_custom.inference import measurement_rows, save_coco_results, save_measurements, to_coco_results
 from maskrcnn_custom.measure import MEASUREMENT_FIELDS, measure_mask
 
 
@@ -36,6 +36,13 @@ def test_prediction_measure_and_coco_results_carry_the_numbers():
     assert rich[2]["measurements"]["length"] is None
     assert {k: v for k, v in rich[0].items() if k != "measurements"} == plain[0]
     json.dumps(rich)  # JSON-serialisable (no nan)
+
+
+def test_save_coco_results_with_measurements(tmp_path):
+    pred = _prediction()
+    saved = json.loads(save_coco_results([pred], tmp_path / "r.json", measure=True).read_text())
+    assert saved == to_coco_results([pred], measure=True)
+    assert "measurements" not in json.loads(save_coco_results([pred], tmp_path / "p.json").read_text())[0]
 
 
 def test_measurement_rows_and_files(tmp_path):

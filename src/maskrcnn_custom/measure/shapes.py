@@ -204,7 +204,8 @@ def measure_mask(mask: np.ndarray | torch.Tensor) -> MaskMeasurement:
     crop = m[r0 : rows[-1] + 1, c0 : cols[-1] + 1]
     offset = np.array([c0, r0], dtype=np.float64)
     box = min_area_rect(crop)
-    assert box is not None  # non-empty crop
+    if box is None:  # cannot happen for a non-empty crop
+        return _empty()
     bcx, bcy, blong, bshort, bangle = box
     orientation, centroid, axis = _orientation(crop)
 
