@@ -102,3 +102,19 @@ def test_building_blocks_on_small_arrays():
     assert int(b.sum()) == 5 * 10 - 3 * 8
     b2 = boundary_region(torch.from_numpy(m)[None], dilation=2)
     assert int(b2.sum()) == 5 * 10 - 1 * 6
+
+
+def test_docs_measurement_figure(tmp_path):
+    import runpy
+    from pathlib import Path
+
+    from PIL import Image
+
+    script = runpy.run_path(str(Path(__file__).parents[1] / "docs" / "gen_measuring_figure.py"))
+    masks = script["synthetic_objects"]()
+    shapes = measure_masks(masks)
+    assert [round(s.tortuosity, 1) for s in shapes][:2] == [1.0, 1.0] and shapes[2].tortuosity > 1.1
+    path = script["main"](["--out", str(tmp_path / "m.png")])
+    img = Image.open(path)
+    assert img.size == (160 * 3 + 300, 160 * 3)
+    assert len(img.convert("RGB").getcolors(1 << 16)) > 8  # masks, boxes, lines and text were drawn
