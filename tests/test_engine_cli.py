@@ -23,6 +23,9 @@ def test_train_then_evaluate_from_the_command_line(tmp_path, capsys):
     assert (out / "checkpoint_last.pt").is_file() and (out / "pretrained" / "config.json").is_file()
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and "segm/AP" in json.loads(lines[-1])
+    assert {"boundary/AP", "skeleton/clDice"} <= set(
+        json.loads(lines[-1])
+    )  # thin-structure metrics are logged
 
     # resuming a finished run trains nothing more and reports the same history
     assert main(["train", "--synthetic", "4", "--val-synthetic", "2", "--output", str(out), "--model",

@@ -49,7 +49,7 @@ def layer_of(module: str) -> int:
         return 0
     if head == "models" and len(parts) > 1 and parts[1] in ("config", "validation"):
         return 1
-    if head in ("recipe", "data", "anchors"):
+    if head in ("recipe", "data", "anchors", "measure"):
         return 1
     if head == "weights":
         return 2

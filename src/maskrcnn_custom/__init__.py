@@ -30,6 +30,7 @@ from .hub import (
     save_pretrained,
 )
 from .inference import Prediction, predict, predict_tiled
+from .measure import MaskMeasurement, measure_masks
 from .models import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -89,6 +90,7 @@ __all__ = [
     "BoxHeadConfig",
     "FitResult",
     "MaskHeadConfig",
+    "MaskMeasurement",
     "MaskRCNNConfig",
     "MaskRCNNWeights",
     "OnnxPredictor",
@@ -115,6 +117,7 @@ __all__ = [
     "list_recipes",
     "load_backbone_weights",
     "make_config",
+    "measure_masks",
     "predict",
     "predict_tiled",
     "maskrcnn_resnet18_fpn",

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 
-from ..engine.elongation import DEFAULT_ELONGATION_EDGES, _check_edges, elongation_bin_labels
+from ..measure.elongation_bins import DEFAULT_ELONGATION_EDGES, check_elongation_edges, elongation_bin_labels
 
 __all__ = [
     "TORCHVISION_ANCHOR_SIZES",
@@ -410,7 +410,7 @@ def anchor_coverage(
         >>> 0.0 <= cov.iou_0_7 <= 1.0
         True
     """
-    edges = _check_edges(elongation_edges)
+    edges = check_elongation_edges(elongation_edges)
     anchor_grid(image_size)  # validates image_size before the boxes are placed
     hw = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     xyxy = _as_boxes(boxes, hw, seed)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Evaluate a trained model with the COCO protocol (bbox and segm AP/AR, plus AP by object elongation).
+"""Evaluate a trained model with the COCO protocol (bbox/segm AP/AR, Boundary AP, clDice, AP by elongation).
 
 WEIGHTS is a save_pretrained folder, a Hub repo id (org/name or org/name@revision) or a training
 checkpoint (checkpoint_best.pt / checkpoint_last.pt written by `maskrcnn-custom train`). Examples:
@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", metavar="FILE", help="also write the metrics as JSON to FILE")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument(
+        "--no-thin-metrics", action="store_true", help="skip Boundary AP and the skeleton scores (clDice)"
+    )
 
 
 def load_for_evaluation(weights: str) -> Any:
@@ -88,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         amp=False if args.amp == "off" else args.amp,
         mask_threshold=args.mask_threshold,
         progress=not args.no_progress,
+        thin_metrics=not getattr(args, "no_thin_metrics", False),
     )
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -95,9 +99,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(metrics, indent=2))
         return 0
-    print(f"{'':6s}" + "".join(f"{k:>8s}" for k in metrics["segm"]))
-    for iou_type in ("bbox", "segm"):
-        print(f"{iou_type:6s}" + "".join(f"{v:8.4f}" for v in metrics[iou_type].values()))
+    print(f"{'':8s}" + "".join(f"{k:>8s}" for k in metrics["segm"]))
+    for iou_type in ("bbox", "segm", "boundary"):
+        if iou_type in metrics:
+            print(f"{iou_type:8s}"[:8] + "".join(f"{v:8.4f}" for v in metrics[iou_type].values()))
+    if "skeleton" in metrics:
+        sk = metrics["skeleton"]
+        print(
+            f"skeleton: clDice {sk['clDice']:.4f}  Tprec {sk['Tprec']:.4f}  Tsens {sk['Tsens']:.4f}  "
+            f"recall {sk['recall']:.4f}  ({int(sk['num_matched'])} of {int(sk['num_gt'])} objects matched)"
+        )
     if "segm_elongation" in metrics:
         print("segm AP by elongation (long/short side of the minimum-area rectangle):")
         for label, m in metrics["segm_elongation"].items():

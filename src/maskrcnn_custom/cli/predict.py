@@ -3,6 +3,9 @@
 Output folder layout: ``predictions.json`` (COCO detection results with RLE masks), ``images.json`` (the
 COCO ``images`` entries the ids refer to), ``labels/<name>.png`` (16-bit label images: 0 background,
 k = detection k-1), ``masks/<name>_<k>.png`` (one 8-bit PNG per detection) and ``overlays/<name>.png``.
+With ``--measurements FILE.csv|FILE.json``, the shape measurements of every detection (length along the
+medial axis, widths, oriented box, orientation, elongation, tortuosity) are written to FILE and added to
+``predictions.json`` (key ``measurements``).
 """
 
 from __future__ import annotations
@@ -63,6 +66,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="overlap of neighbouring tiles as a fraction of --tile-size, in [0, 1) (default 0.25)",
     )
     # --- end tiled inference ---
+    parser.add_argument(
+        "--measurements",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write shape measurements of every detection (length, widths, oriented box, ...) to "
+        "FILE.csv or FILE.json, and add them to predictions.json",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --measurements file")
 
 
 def expand_images(paths: list[str]) -> list[Path]:
@@ -123,6 +135,16 @@ def run(args: argparse.Namespace) -> int:
             _check_tile_args(args.tile_size, args.tile_overlap)
         except ValueError as exc:
             raise ValueError(f"--tile-size/--tile-overlap: {exc}") from None
+    # --- shape measurements: validate the output file before any work ---
+    measurements_path = None
+    if getattr(args, "measurements", None) is not None:
+        from ..inference.measurements import check_measurements_path
+
+        measurements_path = check_measurements_path(
+            args.measurements, overwrite=args.overwrite, name="--measurements"
+        )
+    shape_rows: list[dict[str, Any]] = []
+    # --- end shape measurements ---
     paths = expand_images(args.images)
     items = check_images(
         [str(p) for p in paths], name="IMAGES"
@@ -157,7 +179,15 @@ def run(args: argparse.Namespace) -> int:
                 h, w = pred.image_size
                 images_json.append({"id": image_id, "file_name": str(paths[i]), "height": h, "width": w})
                 if "coco" in formats:
-                    coco.extend(to_coco_results([pred], image_ids=[image_id]))
+                    coco.extend(
+                        to_coco_results([pred], image_ids=[image_id], measure=measurements_path is not None)
+                    )
+                if measurements_path is not None:
+                    from ..inference import measurement_rows
+
+                    shape_rows.extend(
+                        measurement_rows([pred], image_ids=[image_id], file_names=[str(paths[i])])
+                    )
                 if "labels" in formats:
                     save_label_image(pred, out / "labels" / f"{stem}.png")
                 if "masks" in formats:
@@ -173,6 +203,10 @@ def run(args: argparse.Namespace) -> int:
             tmp.write_text(json.dumps(coco))
     with atomic_path(out / "images.json") as tmp:
         tmp.write_text(json.dumps(images_json, indent=1))
+    if measurements_path is not None:
+        from ..inference import save_measurements
+
+        save_measurements(shape_rows, measurements_path, overwrite=args.overwrite)
     n = len(coco) if "coco" in formats else None
     logger.info(
         "wrote %s for %d images%s",

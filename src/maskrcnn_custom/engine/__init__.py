@@ -10,6 +10,7 @@ from .fit import FitResult, fit, seed_everything
 from .metrics_log import MetricsLog
 from .optim import OPTIMIZERS, make_optimizer
 from .sampling import InfiniteSampler
+from .thin_metrics import boundary_iou, boundary_metrics, cl_dice, skeleton_metrics, thin_structure_metrics
 from .train import train_one_epoch
 
 __all__ = [
@@ -21,6 +22,9 @@ __all__ = [
     "InfiniteSampler",
     "MetricsLog",
     "atomic_torch_save",
+    "boundary_iou",
+    "boundary_metrics",
+    "cl_dice",
     "checkpoint_recipe",
     "coco_metrics",
     "elongation_metrics",
@@ -36,6 +40,8 @@ __all__ = [
     "resolve_amp_dtype",
     "seed_everything",
     "set_rng_state",
+    "skeleton_metrics",
     "target_to_coco",
+    "thin_structure_metrics",
     "train_one_epoch",
 ]

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ..measure.elongation_bins import DEFAULT_ELONGATION_EDGES, check_elongation_edges, elongation_bin_labels
+from ..measure.morphology import min_area_rect
 from .coco import CocoBackend, build_coco_gt, coco_api, load_coco_results
 
 __all__ = [
@@ -31,68 +33,6 @@ __all__ = [
     "elongation_metrics",
     "mask_elongation",
 ]
-
-#: Bin edges of the default breakdown: ``<2``, ``2-4``, ``4-8``, ``>=8``.
-DEFAULT_ELONGATION_EDGES: tuple[float, ...] = (2.0, 4.0, 8.0)
-
-
-def _fmt(v: float) -> str:
-    return f"{v:g}"
-
-
-def elongation_bin_labels(edges: Sequence[float] = DEFAULT_ELONGATION_EDGES) -> list[str]:
-    """Labels of the bins defined by ``edges``.
-
-    Examples:
-        >>> from maskrcnn_custom.engine.elongation import elongation_bin_labels
-        >>> elongation_bin_labels((2, 4, 8))
-        ['<2', '2-4', '4-8', '>=8']
-    """
-    edges = _check_edges(edges)
-    labels = [f"<{_fmt(edges[0])}"]
-    labels += [f"{_fmt(lo)}-{_fmt(hi)}" for lo, hi in itertools.pairwise(edges)]
-    labels.append(f">={_fmt(edges[-1])}")
-    return labels
-
-
-def _check_edges(edges: Sequence[float]) -> tuple[float, ...]:
-    try:
-        out = tuple(float(e) for e in edges)
-    except (TypeError, ValueError):
-        raise ValueError(f"elongation edges must be a sequence of numbers, got {edges!r}") from None
-    if (
-        not out
-        or any(not math.isfinite(e) or e <= 1.0 for e in out)
-        or any(b <= a for a, b in itertools.pairwise(out))
-    ):
-        raise ValueError(
-            f"elongation edges must be increasing finite numbers > 1 (elongation is >= 1), e.g. (2, 4, 8); got {edges!r}"
-        )
-    return out
-
-
-def _hull(points: np.ndarray) -> np.ndarray:
-    """Convex hull (Andrew's monotone chain) of integer points, counter-clockwise, without repeats."""
-    pts = np.unique(points, axis=0)
-    if len(pts) <= 2:
-        return pts
-    p = [tuple(x) for x in pts.tolist()]  # np.unique sorts by x then y
-
-    def build(seq: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        chain: list[tuple[int, int]] = []
-        for q in seq:
-            while len(chain) >= 2:
-                (ax, ay), (bx, by) = chain[-2], chain[-1]
-                if (bx - ax) * (q[1] - ay) - (by - ay) * (q[0] - ax) <= 0:
-                    chain.pop()
-                else:
-                    break
-            chain.append(q)
-        return chain
-
-    lower = build(p)
-    upper = build(p[::-1])
-    return np.asarray(lower[:-1] + upper[:-1], dtype=np.float64)
 
 
 def mask_elongation(mask: np.ndarray) -> float:
@@ -114,29 +54,10 @@ def mask_elongation(mask: np.ndarray) -> float:
     m = np.asarray(mask) != 0
     if m.ndim != 2:
         raise ValueError(f"mask must be a 2-D array (H x W), got shape {m.shape}")
-    rows = np.flatnonzero(m.any(axis=1))
-    if rows.size == 0:
+    box = min_area_rect(m)
+    if box is None:
         return float("nan")
-    sub = m[rows]
-    left = sub.argmax(axis=1)
-    right = m.shape[1] - sub[:, ::-1].argmax(axis=1)  # exclusive right edge
-    ys = np.concatenate([rows, rows + 1, rows, rows + 1])
-    xs = np.concatenate([left, left, right, right])
-    hull = _hull(np.stack([xs, ys], axis=1))
-    if len(hull) < 3:  # cannot happen for unit squares, kept for safety
-        return 1.0
-    edges = np.roll(hull, -1, axis=0) - hull
-    lengths = np.hypot(edges[:, 0], edges[:, 1])
-    keep = lengths > 0
-    u = edges[keep] / lengths[keep, None]
-    v = np.stack([-u[:, 1], u[:, 0]], axis=1)
-    pu = hull @ u.T
-    pv = hull @ v.T
-    w = pu.max(0) - pu.min(0)
-    h = pv.max(0) - pv.min(0)
-    k = int(np.argmin(w * h))
-    long_side, short_side = max(w[k], h[k]), min(w[k], h[k])
-    return float(long_side / short_side)
+    return float(box[2] / box[3])
 
 
 def _box_elongation(bbox: Sequence[float]) -> float:
@@ -188,7 +109,7 @@ def elongation_metrics(
         >>> elongation_metrics([{"id": 1, "height": 8, "width": 8}], [], [], category_ids=[1])["<2"]["num_gt"]
         0.0
     """
-    edges = _check_edges(edges)
+    edges = check_elongation_edges(edges)
     labels = elongation_bin_labels(edges)
     _, _, mask_utils = coco_api(backend)
     gt_e = _elongations(annotations, mask_utils)

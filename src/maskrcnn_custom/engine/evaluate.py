@@ -25,6 +25,7 @@ from .coco import (
 from .distributed import all_gather_objects, broadcast_object, is_main_process
 from .elongation import DEFAULT_ELONGATION_EDGES, elongation_metrics
 from .progress import progress_bar
+from .thin_metrics import thin_structure_metrics
 from .train import move_to_device
 
 __all__ = ["coco_metrics", "evaluate"]
@@ -40,6 +41,7 @@ def coco_metrics(
     iou_types: Sequence[str] = ("bbox", "segm"),
     elongation_edges: Sequence[float] | None = DEFAULT_ELONGATION_EDGES,
     backend: CocoBackend = "auto",
+    thin_metrics: bool = True,
 ) -> dict[str, Any]:
     """COCO metrics from COCO records (what :func:`evaluate` computes after inference).
 
@@ -50,7 +52,9 @@ def coco_metrics(
         ``{"bbox": {...}, "segm": {...}, "segm_elongation": {...}, "num_images": n, "num_detections": n}``,
         where each of ``bbox``/``segm`` maps the 12 COCO numbers (``AP``, ``AP50``, ``AP75``, ``APs``,
         ``APm``, ``APl``, ``AR1``, ``AR10``, ``AR100``, ``ARs``, ``ARm``, ``ARl``); -1 means "undefined"
-        (e.g. no small objects), as in pycocotools.
+        (e.g. no small objects), as in pycocotools. With ``thin_metrics`` and ``"segm"`` in ``iou_types``,
+        ``"boundary"`` (the 12 numbers with Boundary IoU matching) and ``"skeleton"`` (``clDice``, ``Tprec``,
+        ``Tsens``, ``recall``, ...) are added (see :mod:`maskrcnn_custom.engine.thin_metrics`).
 
     Examples:
         >>> from maskrcnn_custom.engine.evaluate import coco_metrics
@@ -74,6 +78,15 @@ def coco_metrics(
         metrics["segm_elongation"] = elongation_metrics(
             images, annotations, results, category_ids=cats, edges=elongation_edges, backend=backend
         )
+    # --- thin-structure metrics (Boundary AP, clDice) ---
+    if thin_metrics and "segm" in iou_types:
+        try:
+            metrics.update(
+                thin_structure_metrics(images, annotations, results, category_ids=cats, backend=backend)
+            )
+        except ImportError:
+            logger.warning("Boundary AP needs pycocotools (pip install pycocotools); thin metrics skipped")
+    # --- end thin-structure metrics ---
     return metrics
 
 
@@ -88,6 +101,7 @@ def evaluate(
     elongation_edges: Sequence[float] | None = DEFAULT_ELONGATION_EDGES,
     backend: CocoBackend = "auto",
     progress: bool = True,
+    thin_metrics: bool = True,
 ) -> dict[str, Any]:
     """Run ``model`` on ``data_loader`` and compute COCO ``bbox`` and ``segm`` metrics.
 
@@ -95,7 +109,8 @@ def evaluate(
     N x H x W, ``image_id``, optional ``area``/``iscrowd``), masks are RLE-encoded, predicted masks are
     binarised at ``mask_threshold``, and pycocotools' ``COCOeval`` (or faster-coco-eval) computes the
     standard numbers, so they equal a direct pycocotools run on the same predictions. A breakdown of
-    segmentation AP/AR by object elongation is added (see :mod:`maskrcnn_custom.engine.elongation`).
+    segmentation AP/AR by object elongation is added (see :mod:`maskrcnn_custom.engine.elongation`), and,
+    with ``thin_metrics``, Boundary AP and skeleton scores (see :mod:`maskrcnn_custom.engine.thin_metrics`).
 
     Under ``torchrun`` every process evaluates its shard of the loader (use a ``DistributedSampler``);
     records are gathered to rank 0, which computes the metrics and sends them to every process (duplicate
@@ -110,10 +125,13 @@ def evaluate(
         elongation_edges: Edges of the elongation bins (``None`` skips the breakdown).
         backend: ``"auto"`` (pycocotools, else faster-coco-eval), ``"pycocotools"`` or ``"faster_coco_eval"``.
         progress: Show a progress bar (rank 0 only).
+        thin_metrics: Add ``"boundary"`` (Boundary AP/AR, the 12 COCO numbers) and ``"skeleton"`` (mean
+            ``clDice``, ``Tprec``, ``Tsens`` over matched pairs, skeleton ``recall``); flattened by the
+            training log as ``boundary/AP``, ``skeleton/clDice``, ...
 
     Returns:
         ``{"bbox": {"AP": ..., "AP50": ..., ...}, "segm": {...}, "segm_elongation": {"<2": {...}, ...},
-        "num_images": n, "num_detections": n, "time_s": t}``.
+        "boundary": {...}, "skeleton": {...}, "num_images": n, "num_detections": n, "time_s": t}``.
 
     Raises:
         ImportError: If no COCO backend is installed (``pip install "maskrcnn-custom[coco]"``).
@@ -194,7 +212,12 @@ def evaluate(
                 f"({sum(len(g[0]) for g in gathered)} images, {len(seen)} distinct ids)"
             )
         metrics = coco_metrics(
-            all_images, all_anns, all_results, elongation_edges=elongation_edges, backend=backend
+            all_images,
+            all_anns,
+            all_results,
+            elongation_edges=elongation_edges,
+            backend=backend,
+            thin_metrics=thin_metrics,
         )
         metrics["time_s"] = time.perf_counter() - start
         logger.info(

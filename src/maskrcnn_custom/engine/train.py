@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from .._utils.checks import check_int, check_non_negative_int, check_positive_int
-from ..recipe import get_recipe
 from ..data.validate import model_num_classes, validate_batch
+from ..recipe import get_recipe
 from .amp import AmpLike, autocast, resolve_amp_dtype
 from .distributed import is_main_process, reduce_mean
 from .progress import progress_bar

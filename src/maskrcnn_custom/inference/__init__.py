@@ -1,6 +1,7 @@
 """Inference: ``predict`` (whole or tiled) on tensors, arrays, PIL images and files; typed results; COCO, label and overlay outputs."""
 
 from .inputs import ImageInput, ImageItem, check_images, load_image
+from .measurements import measurement_rows, save_measurements
 from .predict import check_model, inference_settings, predict
 from .results import Prediction
 from .tiling import predict_tiled, tile_windows
@@ -22,11 +23,13 @@ __all__ = [
     "draw_overlay",
     "inference_settings",
     "load_image",
+    "measurement_rows",
     "predict",
     "predict_tiled",
     "save_coco_results",
     "save_instance_masks",
     "save_label_image",
+    "save_measurements",
     "save_overlay",
     "tile_windows",
     "to_coco_results",

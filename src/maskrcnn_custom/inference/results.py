@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from ..measure import MaskMeasurement
 
 __all__ = ["Prediction"]
 
@@ -77,6 +81,24 @@ class Prediction:
         for k in range(len(self) - 1, -1, -1):  # lowest score first, so the best detection is painted last
             out[masks[k]] = k + 1
         return out
+
+    def measure(self) -> list[MaskMeasurement]:
+        """Shape measurements of each detection's mask (length, widths, oriented box, tortuosity, ...).
+
+        See :func:`maskrcnn_custom.measure.measure_masks`; one :class:`~maskrcnn_custom.measure.MaskMeasurement`
+        per detection, in order.
+
+        Examples:
+            >>> import torch
+            >>> from maskrcnn_custom import Prediction
+            >>> m = torch.zeros(1, 16, 40, dtype=torch.bool); m[0, 6:10, 4:36] = True
+            >>> p = Prediction(torch.tensor([[4., 6., 36., 10.]]), torch.tensor([1]), torch.tensor([0.9]), m, (16, 40))
+            >>> round(p.measure()[0].length)
+            32
+        """
+        from ..measure import measure_masks
+
+        return measure_masks(self.masks)
 
     def filter(self, *, score_threshold: float) -> Prediction:
         """Return the detections with ``score > score_threshold``.

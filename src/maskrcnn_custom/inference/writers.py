@@ -49,6 +49,7 @@ def to_coco_results(
     *,
     image_ids: Sequence[int] | None = None,
     category_ids: Mapping[int, int] | None = None,
+    measure: bool = False,
 ) -> list[dict[str, Any]]:
     """Turn predictions into COCO detection results (``loadRes`` / ``COCOeval`` format) with RLE masks.
 
@@ -56,10 +57,13 @@ def to_coco_results(
         predictions: One prediction per image.
         image_ids: COCO image id of each prediction (default ``1, 2, ...``).
         category_ids: Model label -> COCO category id (default: the label itself).
+        measure: Add ``"measurements"`` to each detection: the shape measurements of its mask
+            (:meth:`MaskMeasurement.to_dict <maskrcnn_custom.measure.MaskMeasurement.to_dict>`: ``length``,
+            ``mean_width``, ``max_width``, oriented box, ``orientation``, ``tortuosity``, ...).
 
     Returns:
         One dict per detection with ``image_id``, ``category_id``, ``bbox`` (``[x, y, w, h]``), ``score``
-        and ``segmentation`` (compressed RLE with ``counts`` as a string).
+        and ``segmentation`` (compressed RLE with ``counts`` as a string), plus ``measurements`` when asked.
 
     Raises:
         ImportError: If pycocotools is missing (the ``[coco]`` extra).
@@ -86,7 +90,8 @@ def to_coco_results(
         if len(pred) == 0:
             continue
         rles = encode_rle(pred.masks, mask_api=mask_utils)
-        results += coco_result_records(
+        shapes = pred.measure() if measure else None
+        records = coco_result_records(
             image_id,
             pred.boxes.tolist(),
             pred.labels.tolist(),
@@ -95,6 +100,10 @@ def to_coco_results(
             category_ids=category_ids,
             decimals=(3, 5),
         )
+        if shapes is not None:
+            for record, shape in zip(records, shapes, strict=True):
+                record["measurements"] = shape.to_dict()
+        results += records
     return results
 
 
@@ -104,6 +113,7 @@ def save_coco_results(
     *,
     image_ids: Sequence[int] | None = None,
     category_ids: Mapping[int, int] | None = None,
+    measure: bool = False,
 ) -> Path:
     """Write :func:`to_coco_results` as a JSON file, atomically, and return its path.
 
@@ -116,7 +126,7 @@ def save_coco_results(
         >>> save_coco_results([p], os.path.join(tempfile.mkdtemp(), "results.json")).name
         'results.json'
     """
-    results = to_coco_results(predictions, image_ids=image_ids, category_ids=category_ids)
+    results = to_coco_results(predictions, image_ids=image_ids, category_ids=category_ids, measure=measure)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(results))
     return Path(path)
