@@ -56,10 +56,7 @@ def test_inference_precision_benchmark_quick_prints_the_json_keys():
     )
     report = _run("inference_precision.py", "--threads", "1")
     assert report["quick"] is True and report["setup"]["images"] == 2
-    assert (
-        set(report["machine"]["cpu_flags"]) >= {"avx512_bf16", "avx512_vnni"}
-        or not report["machine"]["cpu_flags"]
-    )
+    assert all(isinstance(v, bool) for v in report["machine"]["cpu_flags"].values())
     spread = report["baseline_spread_s"]
     assert 0 < spread["min"] <= spread["median"] <= spread["max"]
     paths = report["paths"]
