@@ -1,6 +1,7 @@
 """Inference: ``predict`` on tensors, arrays, PIL images and files; typed results; COCO, label and overlay outputs."""
 
 from .inputs import ImageInput, ImageItem, check_images, load_image
+from .precision import PRECISIONS
 from .predict import check_model, inference_settings, predict
 from .results import Prediction
 from .writers import (
@@ -13,6 +14,7 @@ from .writers import (
 )
 
 __all__ = [
+    "PRECISIONS",
     "ImageInput",
     "ImageItem",
     "Prediction",
