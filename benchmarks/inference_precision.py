@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -48,12 +47,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _machine import cpu_model
-from inference_cpu import peak_matmul_flops, quick_state_dict
-from seed_baseline import seed_maskrcnn_resnet101_fpn
-from typical_weights import CACHE_DIR, TRAIN_SEED, benchmark_dataset, typical_state_dict
+from inference_cpu import load_weights, machine_info, peak_matmul_flops, seed_and_library_models
+from typical_weights import CACHE_DIR, TRAIN_SEED, benchmark_dataset
 
-from maskrcnn_custom import Prediction, SyntheticElongatedDataset, build_model, make_config, predict
+from maskrcnn_custom import Prediction, SyntheticElongatedDataset, predict
 
 BF16_AP_TOLERANCE = 0.005
 INT8_AP_TOLERANCE = 0.01
@@ -166,34 +163,11 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     load_start = list(os.getloadavg())
-    t0 = time.perf_counter()
-    if args.quick:
-        state, weights_info = quick_state_dict(args.arch, args.image_size)
-    else:
-        state, weights_info = typical_state_dict(
-            arch=args.arch, steps=args.train_steps, cache_dir=args.cache_dir
-        )
-    weights_s = time.perf_counter() - t0
+    state, weights_info, weights_s = load_weights(args)
     _log(f"weights ready in {weights_s:.0f} s")
 
     size, thr = args.image_size, args.score_threshold
-    baseline = seed_maskrcnn_resnet101_fpn(
-        num_classes=2, backbone_name=args.arch, image_size=size, box_detections_per_img=args.max_detections
-    ).eval()
-    baseline.load_state_dict(state, strict=True)
-
-    def library_model():
-        config = make_config(
-            backbone=args.arch,
-            backbone_norm="frozen_bn",
-            min_size=size,
-            max_size=size,
-            box_detections_per_img=args.max_detections,
-        )
-        m = build_model(config)
-        m.load_state_dict(state, strict=True)
-        return m.eval()
-
+    baseline, library_model = seed_and_library_models(args, state)
     library = library_model()
     library_cl = library_model().to(memory_format=torch.channels_last)
     dataset = benchmark_dataset(args.images, size=size)
@@ -385,17 +359,7 @@ def main(argv=None) -> dict:
     report = {
         "benchmark": "inference_precision",
         "quick": args.quick,
-        "machine": {
-            "cpu": cpu_model(),
-            "logical_cores": os.cpu_count(),
-            "threads": args.threads,
-            "load_average_1_5_15_at_start": load_start,
-            "load_average_1_5_15_at_end": list(os.getloadavg()),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "peak_matmul_gflops": peak / 1e9,
-            "cpu_flags": cpu_flags(),
-        },
+        "machine": {**machine_info(args, load_start, peak), "cpu_flags": cpu_flags()},
         "setup": {
             "arch": args.arch,
             "image_size": size,
