@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from _inference_helpers import detecting_model, rods_image
+from _inference_helpers import detecting_model, rods_image, save_detecting_model
 from _precision_helpers import match
 from maskrcnn_custom import OnnxPredictor, export_onnx, predict
+from maskrcnn_custom.cli import main
 from maskrcnn_custom.export.quantize import FLOAT_NODE_PREFIXES
 
 onnx = pytest.importorskip(
@@ -158,3 +160,34 @@ def test_bad_quantize_arguments(model, tmp_path):
     with pytest.raises(ValueError, match="calibration"):
         export_onnx(model, tmp_path / "q.onnx", calibration=[torch.rand(3, 64, 64)])
     assert not list(tmp_path.iterdir())
+
+
+def test_cli_export_int8_with_a_calibration_folder(tmp_path):
+    weights = save_detecting_model(tmp_path / "weights")
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    Image.fromarray((rods_image(seed=7)[0].numpy() * 255).astype(np.uint8)).save(folder / "c.png")
+    base = ["export", "--weights", str(weights), "--image-size", "64"]
+    out = tmp_path / "q.onnx"
+    assert main([*base, "--out", str(out), "--quantize", "int8", "--calibration", str(folder)]) == 0
+    predictor = OnnxPredictor(out)
+    assert predictor.metadata["maskrcnn_custom.precision"] == "int8" and predictor.batch_size == 1
+    [p] = predictor.predict(rods_image())
+    assert p.image_size == (96, 96)
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--quantize", "int8"], "--calibration"),
+        (["--calibration", "x.png"], "--quantize"),
+        (["--quantize", "int8", "--calibration", "missing.png"], "missing.png"),
+    ],
+)
+def test_cli_export_bad_quantize_arguments_fail_before_loading_weights(tmp_path, capsys, extra, match):
+    # the weights folder does not exist: an error about it would mean they were loaded first
+    argv = ["export", "--weights", str(tmp_path / "no-weights"), "--out", str(tmp_path / "q.onnx"), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert match in err and "no-weights" not in err
+    assert not (tmp_path / "q.onnx").exists()
