@@ -170,20 +170,18 @@ def parity(reference, candidate) -> dict:
     }
 
 
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    load_start = list(os.getloadavg())
+def load_weights(args) -> tuple[dict, dict, float]:
+    """The state dict of the run (quick: untrained; full: ``typical_weights``), its description and seconds."""
     t0 = time.perf_counter()
     if args.quick:
-        state, weights_info = quick_state_dict(args.arch, args.image_size)
+        state, info = quick_state_dict(args.arch, args.image_size)
     else:
-        state, weights_info = typical_state_dict(
-            arch=args.arch, steps=args.train_steps, cache_dir=args.cache_dir
-        )
-    weights_s = time.perf_counter() - t0
-    _log(f"weights ready in {weights_s:.0f} s")
+        state, info = typical_state_dict(arch=args.arch, steps=args.train_steps, cache_dir=args.cache_dir)
+    return state, info, time.perf_counter() - t0
 
+
+def seed_and_library_models(args, state: dict):
+    """The seed's baseline model with ``state`` loaded, and a factory of the library's model with it."""
     size = args.image_size
     baseline = seed_maskrcnn_resnet101_fpn(
         num_classes=2, backbone_name=args.arch, image_size=size, box_detections_per_img=args.max_detections
@@ -202,6 +200,32 @@ def main(argv=None) -> dict:
         m.load_state_dict(state, strict=True)
         return m.eval()
 
+    return baseline, library_model
+
+
+def machine_info(args, load_start: list[float], peak: float) -> dict:
+    """CPU, cores, threads, load averages at start and end, versions and the measured peak matmul FLOP/s."""
+    return {
+        "cpu": cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "threads": args.threads,
+        "load_average_1_5_15_at_start": load_start,
+        "load_average_1_5_15_at_end": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "peak_matmul_gflops": peak / 1e9,
+    }
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    load_start = list(os.getloadavg())
+    state, weights_info, weights_s = load_weights(args)
+    _log(f"weights ready in {weights_s:.0f} s")
+
+    size = args.image_size
+    baseline, library_model = seed_and_library_models(args, state)
     library = library_model()
     images = benchmark_images(args.images, size=size)
     targets = [benchmark_dataset(args.images, size=size).generate(i)[1] for i in range(args.images)]
@@ -317,16 +341,7 @@ def main(argv=None) -> dict:
     report = {
         "benchmark": "inference_cpu",
         "quick": args.quick,
-        "machine": {
-            "cpu": cpu_model(),
-            "logical_cores": os.cpu_count(),
-            "threads": args.threads,
-            "load_average_1_5_15_at_start": load_start,
-            "load_average_1_5_15_at_end": list(os.getloadavg()),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "peak_matmul_gflops": peak / 1e9,
-        },
+        "machine": machine_info(args, load_start, peak),
         "setup": {
             "arch": args.arch,
             "image_size": size,

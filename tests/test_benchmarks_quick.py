@@ -49,6 +49,50 @@ def test_inference_benchmark_quick_prints_the_json_keys():
     assert report["outputs_non_empty"] is True and isinstance(report["goal_2x_met"], bool)
 
 
+@pytest.mark.slow
+def test_inference_precision_benchmark_quick_prints_the_json_keys():
+    pytest.importorskip(
+        "onnxruntime", reason='the ONNX paths need the [onnx] extra: pip install "maskrcnn-custom[onnx]"'
+    )
+    report = _run("inference_precision.py", "--threads", "1")
+    assert report["quick"] is True and report["setup"]["images"] == 2
+    assert all(isinstance(v, bool) for v in report["machine"]["cpu_flags"].values())
+    spread = report["baseline_spread_s"]
+    assert 0 < spread["min"] <= spread["median"] <= spread["max"]
+    paths = report["paths"]
+    assert {
+        "torchvision_seed",
+        "predict_fp32",
+        "predict_channels_last",
+        "predict_bf16",
+        "ort_fp32",
+        "ort_int8",
+    } <= set(paths)
+    for name, entry in paths.items():
+        acc, speed = entry["accuracy"], entry["speed"]
+        assert {"segm_AP", "bbox_AP", "segm_AP_diff_vs_fp32", "bbox_AP_diff_vs_fp32"} <= set(acc), name
+        assert all(-1 <= acc[k] <= 1 for k in ("segm_AP", "bbox_AP")), name
+        share = acc["share_matched_mask_iou_0.9_vs_predict_fp32"]
+        assert share is None or 0 <= share <= 1
+        ratio = speed["speedup_vs_baseline"]
+        assert 0 < ratio["min"] <= ratio["median"] <= ratio["max"] and len(speed["runs_s"]) == 1
+    # float32 paths reproduce predict's detections; the baseline is the reference of every ratio
+    assert paths["predict_fp32"]["accuracy"]["segm_AP_diff_vs_fp32"] == 0
+    assert paths["ort_fp32"]["accuracy"]["share_matched_mask_iou_0.9_vs_predict_fp32"] == 1.0
+    assert paths["torchvision_seed"]["speed"]["speedup_vs_baseline"]["median"] == 1.0
+    assert {"ap_tolerance", "within_ap_tolerance"} <= set(paths["predict_bf16"]["accuracy"])
+    batch = report["batch_throughput"]
+    assert {
+        "predict_fp32_batch_2",
+        "cli_predict_folder_batch_2",
+        "ort_fp32_batch_2",
+        "ort_int8_batch_1",
+    } <= set(batch)
+    assert all(b["images_per_s_median"] > 0 and b["images"] == 2 for b in batch.values())
+    assert report["fastest_batch_path"] in batch
+    assert isinstance(report["goal_bf16_3x_met"], bool) and isinstance(report["goal_int8_4x_met"], bool)
+
+
 def test_weight_loading_benchmark_quick():
     report = _run("weight_loading.py")
     assert report["setup"]["arch"] == "resnet18" and report["setup"]["parameters"] > 10_000_000

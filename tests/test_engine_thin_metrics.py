@@ -170,7 +170,6 @@ def test_evaluate_reports_thin_metrics_and_the_switch():
 
 def test_cli_evaluate_prints_thin_metrics(tmp_path, capsys):
     from helpers.models import save_detecting_model
-
     from maskrcnn_custom.cli import main
 
     weights = save_detecting_model(tmp_path / "w")

@@ -44,14 +44,24 @@ def test_python_blocks_run(workdir, capsys):
     pytest.importorskip("pycocotools", reason="COCO results need the [coco] extra")
     pytest.importorskip("onnxruntime", reason="the ONNX block needs the [onnx] extra")
     blocks = _blocks("python")
-    assert len(blocks) == 4 and REPO_ID in blocks[0]
+    assert len(blocks) == 7 and REPO_ID in blocks[0]
     namespace: dict = {}
     for block in blocks:
         exec(compile(block.replace(REPO_ID, str(workdir)), str(DOC), "exec"), namespace)
     assert [Path(p.source).name for p in namespace["preds"]] == ["a.png", "b.png"]
     assert sum(len(p) for p in namespace["preds"]) > 0
     assert capsys.readouterr().out.count("png") == 2  # the print() of the first block, once per image
-    for name in ("predictions.json", "labels.png", "overlay.png", "model.onnx"):
+    assert [len(p) > 0 for p in namespace["bf16_preds"]] == [True, True]
+    assert [Path(p.source).name for p in namespace["batch_preds"]] == ["a.png", "b.png", "extra.png"]
+    assert len(namespace["int8_preds"]) == 2
+    for name in (
+        "predictions.json",
+        "labels.png",
+        "overlay.png",
+        "model.onnx",
+        "model_b2.onnx",
+        "model_int8.onnx",
+    ):
         assert Path(name).is_file(), name
     assert list(Path("masks").glob("a_*.png"))
     assert namespace["p"].masks.shape[1:] == (200, 300)  # the tiled block

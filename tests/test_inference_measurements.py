@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers.models import detecting_model, save_detecting_model
-from helpers.rods import rods_image
 from PIL import Image
 
+from helpers.models import detecting_model, save_detecting_model
+from helpers.rods import rods_image
 from helpers.shapes import arc, capsule
 from maskrcnn_custom import Prediction, predict
 from maskrcnn_custom.cli import main

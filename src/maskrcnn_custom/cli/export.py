@@ -32,6 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-detections", type=int, default=None, help="most detections per image")
     parser.add_argument("--num-proposals", type=int, default=None, help="RPN proposals per image")
     parser.add_argument("--no-check", action="store_true", help="skip onnx.checker")
+    parser.add_argument(
+        "--batch-size", type=int, default=1, help="images per run of the graph, fixed in the file (default 1)"
+    )
+    parser.add_argument(
+        "--quantize", choices=["int8"], default=None, help="int8: ONNX Runtime static quantization"
+    )
+    parser.add_argument(
+        "--calibration",
+        nargs="+",
+        default=None,
+        help="with --quantize int8: a handful of representative image files or folders",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,8 +53,19 @@ def run(args: argparse.Namespace) -> int:
     from .predict import load_model
 
     require_onnx()  # fail before the weights are loaded
-    from ..export import export_onnx
+    from ..export import check_calibration, export_onnx
+    from .predict import expand_images
 
+    calibration = None
+    if args.quantize is None and args.calibration:
+        raise ValueError("--calibration is only used with --quantize int8; add --quantize int8 or drop it")
+    if args.quantize == "int8":
+        if not args.calibration:
+            raise ValueError(
+                "--quantize int8 needs --calibration IMAGES (a handful of representative images)"
+            )
+        calibration = [str(p) for p in expand_images(args.calibration)]
+        check_calibration(calibration, name="--calibration")  # every image, before the weights are loaded
     model = check_model(load_model(args.weights, "cpu"), name="--weights")
     path = export_onnx(
         model,
@@ -52,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
         max_detections=args.max_detections,
         num_proposals=args.num_proposals,
         check=not args.no_check,
+        batch_size=args.batch_size,
+        quantize=args.quantize,
+        calibration=calibration,
     )
     print(path)
     return 0

@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-detections", type=int, default=None, help="most detections per image")
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cpu)")
     parser.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="bfloat16 runs backbone and heads in bfloat16; boxes, NMS and mask pasting stay float32",
+    )
+    parser.add_argument(
         "--formats",
         default="coco,labels,overlays",
         help=f"comma-separated outputs to write, from {', '.join(FORMATS)}",
@@ -172,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
                 max_detections=args.max_detections,
                 tile_size=args.tile_size,  # tiled inference when given
                 tile_overlap=args.tile_overlap,
+                precision=args.precision,
             )
             for item, pred in zip(chunk, preds, strict=True):
                 i, stem = item.index, stems[item.index]

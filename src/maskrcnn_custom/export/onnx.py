@@ -15,10 +15,19 @@ name                      type and shape      meaning
 ``masks`` (output)        bool [N, H, W]      binary masks at the input size
 ========================  ==================  ==========================================================
 
-The model's resize to ``min_size``/``max_size`` is part of the graph, so any image size works. One image
-per run: torchvision's detection post-processing loops over the images of a batch in Python, which the
-tracing exporter would unroll for a fixed batch size, so there is no dynamic batch axis;
-:class:`~maskrcnn_custom.export.OnnxPredictor` runs a list of images one by one.
+The model's resize to ``min_size``/``max_size`` is part of the graph, so any image size works.
+
+**Batches** (``export_onnx(..., batch_size=N)`` with ``N > 1``): torchvision's detection post-processing
+loops over the images of a batch in Python, which the tracing exporter unrolls, so a file holds one fixed
+batch size. Such a graph takes ``images`` float32 ``[N, 3, H, W]`` (``H`` and ``W`` dynamic, one size for
+the whole batch) instead of ``image``, returns the detections of all ``N`` images concatenated in image
+order, and one more output, ``detections_per_image`` int64 ``[N]``, that splits them (0 for an image
+without detections). :class:`~maskrcnn_custom.export.OnnxPredictor` groups consecutive images of the same
+size into batches and pads the last one with blank images whose outputs it drops. A batch-1 file (the
+default) runs a list of images one by one.
+
+**int8** (``export_onnx(..., quantize="int8", calibration=images)``): see
+:mod:`maskrcnn_custom.export.quantize`.
 
 The export uses PyTorch's TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``), which
 handles torchvision's detection models; the ``torch.export``-based default of PyTorch >= 2.9 does not
@@ -43,7 +52,8 @@ from .._utils.atomic import atomic_path
 from .._utils.checks import check_int, check_optional_positive_int, check_positive_int
 from .._utils.optional import require
 from .._version import __version__
-from ..inference.predict import check_model, inference_settings, model_class_names
+from ..inference.runner import check_model, inference_settings, model_class_names
+from .quantize import check_calibration, quantize_int8
 
 __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "export_onnx", "require_onnx"]
 
@@ -56,6 +66,9 @@ MIN_OPSET = 11
 #: Inputs and outputs of the exported graph.
 INPUT_NAMES = ("image", "score_threshold", "mask_threshold")
 OUTPUT_NAMES = ("boxes", "labels", "scores", "masks")
+#: Inputs and outputs of a graph exported with ``batch_size > 1``.
+BATCH_INPUT_NAMES = ("images", "score_threshold", "mask_threshold")
+BATCH_OUTPUT_NAMES = (*OUTPUT_NAMES, "detections_per_image")
 DYNAMIC_AXES = {
     "image": {1: "height", 2: "width"},
     "boxes": {0: "detections"},
@@ -63,6 +76,8 @@ DYNAMIC_AXES = {
     "scores": {0: "detections"},
     "masks": {0: "detections", 1: "height", 2: "width"},
 }
+BATCH_DYNAMIC_AXES = {**DYNAMIC_AXES, "images": {2: "height", 3: "width"}}
+BATCH_DYNAMIC_AXES.pop("image")
 
 
 def require_onnx(what: str = "ONNX export") -> Any:
@@ -86,6 +101,25 @@ class _ThresholdedMaskRCNN(nn.Module):
         return out["boxes"], out["labels"], out["scores"], out["masks"][:, 0] > mask_threshold
 
 
+class _BatchedThresholdedMaskRCNN(_ThresholdedMaskRCNN):
+    """``N`` images in, their detections concatenated plus the count per image out (the traced graph)."""
+
+    def forward(  # type: ignore[override]
+        self, images: torch.Tensor, score_threshold: torch.Tensor, mask_threshold: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        self.model.roi_heads.score_thresh = score_threshold
+        outs = self.model(list(images.unbind(0)))
+        # _shape_as_tensor keeps each count a traced value (len() would freeze the example's counts).
+        counts = torch.stack([torch._shape_as_tensor(o["scores"])[0] for o in outs])
+        return (
+            torch.cat([o["boxes"] for o in outs]),
+            torch.cat([o["labels"] for o in outs]),
+            torch.cat([o["scores"] for o in outs]),
+            torch.cat([o["masks"][:, 0] for o in outs]) > mask_threshold,
+            counts,
+        )
+
+
 def export_onnx(
     model: MaskRCNN,
     path: str | os.PathLike,
@@ -95,6 +129,9 @@ def export_onnx(
     max_detections: int | None = None,
     num_proposals: int | None = None,
     check: bool = True,
+    batch_size: int = 1,
+    quantize: str | None = None,
+    calibration: Any = None,
 ) -> Path:
     """Export ``model`` to an ONNX file that :class:`~maskrcnn_custom.export.OnnxPredictor` runs.
 
@@ -111,13 +148,20 @@ def export_onnx(
         max_detections: Most detections per image (default: the model's ``box_detections_per_img``).
         num_proposals: RPN proposals per image (default: the model's test-time ``rpn_post_nms_top_n``).
         check: Run ``onnx.checker`` on the result.
+        batch_size: Images per run of the graph, fixed in the file (see the module docs); 1 (default) keeps
+            the one-image signature.
+        quantize: ``None`` (float32, default) or ``"int8"``: ONNX Runtime static quantization calibrated on
+            ``calibration`` (see :mod:`maskrcnn_custom.export.quantize` for which layers stay float).
+        calibration: With ``quantize="int8"``: a handful (1-64) of representative images (tensors, arrays,
+            PIL images, paths, or ``(image, target)`` dataset items), checked before the export starts.
 
     Returns:
         The path of the ONNX file.
 
     Raises:
         TypeError: If ``model`` is not a Mask R-CNN.
-        ValueError: For an opset below 11 or a bad size.
+        ValueError: For an opset below 11, a bad size or ``batch_size``, an unknown ``quantize``, or empty,
+            misshapen or non-finite ``calibration`` images.
         ImportError: Without the ``[onnx]`` extra.
 
     Examples:
@@ -132,15 +176,23 @@ def export_onnx(
     check_positive_int(image_size, "image_size")
     check_optional_positive_int(max_detections, "max_detections")
     check_optional_positive_int(num_proposals, "num_proposals")
+    check_positive_int(batch_size, "batch_size")
+    if quantize not in (None, "int8"):
+        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
+    if quantize is None and calibration is not None:
+        raise ValueError("calibration is only used with quantize='int8'; pass quantize='int8' or drop it")
+    calibration_images = check_calibration(calibration) if quantize == "int8" else None
     onnx = require_onnx()
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
+    shape = (3, image_size, image_size) if batch_size == 1 else (batch_size, 3, image_size, image_size)
     example = (
-        torch.rand(3, image_size, image_size, generator=torch.Generator().manual_seed(0)).to(device),
+        torch.rand(*shape, generator=torch.Generator().manual_seed(0)).to(device),
         torch.tensor(0.5, device=device),
         torch.tensor(0.5, device=device),
     )
-    wrapper = _ThresholdedMaskRCNN(model)
+    batched = batch_size > 1
+    wrapper = (_BatchedThresholdedMaskRCNN if batched else _ThresholdedMaskRCNN)(model)
     with (
         inference_settings(
             model, score_threshold=0.5, max_detections=max_detections, num_proposals=num_proposals
@@ -161,9 +213,9 @@ def export_onnx(
                 str(tmp),
                 dynamo=False,
                 opset_version=opset,
-                input_names=list(INPUT_NAMES),
-                output_names=list(OUTPUT_NAMES),
-                dynamic_axes=DYNAMIC_AXES,
+                input_names=list(BATCH_INPUT_NAMES if batched else INPUT_NAMES),
+                output_names=list(BATCH_OUTPUT_NAMES if batched else OUTPUT_NAMES),
+                dynamic_axes=BATCH_DYNAMIC_AXES if batched else DYNAMIC_AXES,
                 do_constant_folding=True,
             )
         proto = onnx.load(str(tmp))
@@ -176,6 +228,8 @@ def export_onnx(
             "config": json.dumps(config.to_dict()) if hasattr(config, "to_dict") else "",
             "max_detections": str(model.roi_heads.detections_per_img),
             "num_proposals": str(model.rpn._post_nms_top_n["testing"]),
+            "batch_size": str(batch_size),
+            "precision": quantize or "float32",
         }
         for key, value in meta.items():
             if value:
@@ -184,5 +238,9 @@ def export_onnx(
         if check:
             onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
-    logger.info("exported ONNX opset %d to %s", opset, path)
+        if calibration_images is not None:
+            # No onnx.checker here: it rejects the quantizer's Loop bodies that read outer-scope values
+            # (ONNX Runtime runs them); quantize_int8 loads the result into a session instead.
+            quantize_int8(tmp, calibration_images, batch_size=batch_size)
+    logger.info("exported ONNX opset %d (%s) to %s", opset, quantize or "float32", path)
     return Path(path)

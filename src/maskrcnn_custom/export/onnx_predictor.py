@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,12 @@ import torch
 from .._utils.checks import check_fraction, check_optional_positive_int, check_positive_int
 from .._utils.optional import require
 from .._utils.progress import progress_bar
-from ..inference.inputs import check_images, load_image
+from ..inference.inputs import ImageItem, check_images, load_image
 from ..inference.results import Prediction
 
 __all__ = ["OnnxPredictor"]
+
+BATCH_INPUTS = ["images", "score_threshold", "mask_threshold"]
 
 
 class OnnxPredictor:
@@ -74,11 +76,21 @@ class OnnxPredictor:
         self.session = ort.InferenceSession(
             str(self.path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
         )
-        names = [i.name for i in self.session.get_inputs()]
-        if names != ["image", "score_threshold", "mask_threshold"]:
+        inputs = self.session.get_inputs()
+        names = [i.name for i in inputs]
+        if names not in (["image", "score_threshold", "mask_threshold"], BATCH_INPUTS):
             raise ValueError(
                 f"{str(self.path)!r} has inputs {names}; expected a model written by maskrcnn_custom.export_onnx"
             )
+        #: Images per run of the graph (fixed at export; 1 for a one-image file).
+        self.batch_size: int = 1
+        if names == BATCH_INPUTS:
+            first = inputs[0].shape[0]
+            if not isinstance(first, int) or first < 1:
+                raise ValueError(
+                    f"{str(self.path)!r}: the batch axis of 'images' is not a fixed size ({first!r})"
+                )
+            self.batch_size = first
         meta = self.session.get_modelmeta().custom_metadata_map
         names_json = meta.get("maskrcnn_custom.class_names")
         #: Class names stored at export time (background first), or ``None``.
@@ -92,13 +104,37 @@ class OnnxPredictor:
     def run(
         self, image: torch.Tensor, *, score_threshold: float, mask_threshold: float
     ) -> tuple[np.ndarray, ...]:
-        """Run the graph on one float ``3xHxW`` image in ``[0, 1]``; return boxes, labels, scores, masks."""
+        """Run the graph once; return its outputs (boxes, labels, scores, masks; then the counts per image).
+
+        ``image`` is one float ``3xHxW`` image in ``[0, 1]`` for a one-image file, or ``batch_size`` images
+        of one size as ``NxCxHxW`` for a batched file.
+        """
         feeds = {
-            "image": np.ascontiguousarray(image.numpy(), dtype=np.float32),
+            "image" if self.batch_size == 1 else "images": np.ascontiguousarray(
+                image.numpy(), dtype=np.float32
+            ),
             "score_threshold": np.asarray(score_threshold, dtype=np.float32),
             "mask_threshold": np.asarray(mask_threshold, dtype=np.float32),
         }
         return tuple(self.session.run(None, feeds))
+
+    def _run_images(
+        self, images: list[torch.Tensor], *, score_threshold: float, mask_threshold: float
+    ) -> list[tuple[np.ndarray, ...]]:
+        """Per-image (boxes, labels, scores, masks) for up to ``batch_size`` images of one size."""
+        if self.batch_size == 1:
+            return [
+                self.run(i, score_threshold=score_threshold, mask_threshold=mask_threshold) for i in images
+            ]
+        blank = torch.zeros_like(images[0])  # fills a short batch; its outputs are dropped
+        batch = torch.stack([*images, *[blank] * (self.batch_size - len(images))])
+        *outs, counts = self.run(batch, score_threshold=score_threshold, mask_threshold=mask_threshold)
+        ends = np.cumsum(counts)
+        starts = ends - counts
+        return [
+            tuple(o[s:e] for o in outs)
+            for s, e in zip(starts[: len(images)], ends[: len(images)], strict=True)
+        ]
 
     def predict(
         self,
@@ -115,7 +151,9 @@ class OnnxPredictor:
             images: One image or a list (tensors, arrays, PIL images, paths), checked before inference.
             score_threshold: Keep detections with ``score > score_threshold`` (applied before the mask head).
             mask_threshold: Mask probability threshold.
-            batch_size: Accepted for interface parity; the graph runs one image at a time.
+            batch_size: Accepted for interface parity; the file decides: a one-image file runs the images one
+                by one, a batched one (``export_onnx(..., batch_size=N)``) runs consecutive images of the same
+                size ``N`` at a time (a short or mixed-size batch is filled with blank images).
             progress: Show a tqdm progress bar.
 
         Returns:
@@ -138,21 +176,35 @@ class OnnxPredictor:
         items = check_images(images)
         results: list[Prediction] = []
         with progress_bar(total=len(items), desc="predict (onnx)", enabled=progress, unit="img") as bar:
-            for item in items:
-                image = load_image(item)
-                boxes, labels, scores, masks = self.run(
-                    image, score_threshold=score_threshold, mask_threshold=mask_threshold
+            for chunk, tensors in self._chunks(items):
+                outs = self._run_images(
+                    tensors, score_threshold=score_threshold, mask_threshold=mask_threshold
                 )
-                results.append(
-                    Prediction(
-                        boxes=torch.from_numpy(boxes).float(),
-                        labels=torch.from_numpy(labels).long(),
-                        scores=torch.from_numpy(scores).float(),
-                        masks=torch.from_numpy(masks.astype(bool, copy=False)),
-                        image_size=(int(image.shape[1]), int(image.shape[2])),
-                        class_names=self.class_names,
-                        source=item.source,
+                for item, image, (boxes, labels, scores, masks) in zip(chunk, tensors, outs, strict=True):
+                    results.append(
+                        Prediction(
+                            boxes=torch.from_numpy(boxes).float(),
+                            labels=torch.from_numpy(labels).long(),
+                            scores=torch.from_numpy(scores).float(),
+                            masks=torch.from_numpy(masks.astype(bool, copy=False)),
+                            image_size=(int(image.shape[1]), int(image.shape[2])),
+                            class_names=self.class_names,
+                            source=item.source,
+                        )
                     )
-                )
-                bar.update(1)
+                bar.update(len(chunk))
         return results
+
+    def _chunks(self, items: list[ImageItem]) -> Iterator[tuple[list[ImageItem], list[torch.Tensor]]]:
+        """Consecutive runs of at most ``batch_size`` items whose images have the same size, loaded."""
+        chunk: list[ImageItem] = []
+        tensors: list[torch.Tensor] = []
+        for item in items:
+            tensor = load_image(item)
+            if chunk and (len(chunk) == self.batch_size or tensor.shape != tensors[0].shape):
+                yield chunk, tensors
+                chunk, tensors = [], []
+            chunk.append(item)
+            tensors.append(tensor)
+        if chunk:
+            yield chunk, tensors

@@ -2,6 +2,7 @@
 
 from .inputs import ImageInput, ImageItem, check_images, load_image
 from .measurements import measurement_rows, save_measurements
+from .precision import PRECISIONS
 from .predict import check_model, inference_settings, predict
 from .results import Prediction
 from .tiling import predict_tiled, tile_windows
@@ -15,6 +16,7 @@ from .writers import (
 )
 
 __all__ = [
+    "PRECISIONS",
     "ImageInput",
     "ImageItem",
     "Prediction",

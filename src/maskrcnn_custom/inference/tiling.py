@@ -40,8 +40,9 @@ from torchvision.models.detection.mask_rcnn import MaskRCNN
 from .._utils.checks import check_fraction, check_optional_positive_int, check_positive_int
 from .._utils.progress import progress_bar
 from .inputs import ImageItem, check_images, load_image
-from .predict import check_model, model_class_names, predict
+from .precision import check_precision
 from .results import Prediction
+from .runner import check_model, model_class_names, predict_whole
 
 __all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "DEFAULT_MAX_MASK_BYTES", "predict_tiled", "tile_windows"]
 
@@ -318,6 +319,7 @@ def predict_tiled(
     num_proposals: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    precision: str = "float32",
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     max_mask_bytes: int = DEFAULT_MAX_MASK_BYTES,
 ) -> list[Prediction]:
@@ -342,6 +344,7 @@ def predict_tiled(
         num_proposals: RPN proposals per tile at test time (default: the model's).
         device: Run on this device; the model is moved there (default: where the model is).
         progress: Show a tqdm progress bar over the tiles of all images.
+        precision: ``"float32"`` or ``"bfloat16"``, as for :func:`~maskrcnn_custom.predict`.
         max_image_pixels: Refuse images with more pixels than this (checked before any image is decoded).
         max_mask_bytes: Refuse to assemble a result whose dense ``bool [N, H, W]`` masks exceed this.
 
@@ -380,6 +383,7 @@ def predict_tiled(
     check_positive_int(max_mask_bytes, "max_mask_bytes")
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
+    check_precision(precision)
     items = check_images(images)
     sizes = [_image_hw(item) for item in items]
     for item, (h, w) in zip(items, sizes, strict=True):
@@ -398,6 +402,7 @@ def predict_tiled(
         "max_detections": max_detections,
         "num_proposals": num_proposals,
         "device": device,
+        "precision": precision,
     }
     results: list[Prediction] = []
     with progress_bar(total=sum(len(w) for w in windows), desc="tiles", enabled=progress, unit="tile") as bar:
@@ -407,7 +412,7 @@ def predict_tiled(
             for start in range(0, len(wins), batch_size):
                 chunk = wins[start : start + batch_size]
                 tiles = [image[:, y0:y1, x0:x1] for y0, x0, y1, x1 in chunk]
-                preds = predict(model, tiles, **settings)
+                preds = predict_whole(model, tiles, **settings)
                 for k, (win, pred) in enumerate(zip(chunk, preds, strict=True)):
                     dets.extend(_crop_detections(pred, start + k, win))
                 bar.update(len(chunk))
