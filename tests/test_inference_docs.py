@@ -71,7 +71,7 @@ def test_shell_blocks_run(workdir):
     pytest.importorskip("pycocotools", reason="COCO results need the [coco] extra")
     pytest.importorskip("onnxruntime", reason="the export command needs the [onnx] extra")
     blocks = _blocks("bash")
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     for block in blocks:
         argv = shlex.split(block.replace("\\\n", " ").replace(REPO_ID, str(workdir)))
         assert argv[0] == "maskrcnn-custom"
@@ -79,3 +79,4 @@ def test_shell_blocks_run(workdir):
     assert len(list(Path("results/overlays").glob("*.png"))) == 2  # images/ (one file) and extra.png
     assert Path("model.onnx").is_file()
     assert len(list(Path("tiled/overlays").glob("*.png"))) == 1  # the tiled block
+    assert Path("out/predictions.json").is_file()  # the bfloat16 block
