@@ -32,14 +32,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-detections", type=int, default=None, help="most detections per image")
     parser.add_argument("--num-proposals", type=int, default=None, help="RPN proposals per image")
     parser.add_argument("--no-check", action="store_true", help="skip onnx.checker")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
 
 def run(args: argparse.Namespace) -> int:
     """Export the model."""
+    from .._utils.atomic import check_overwrite
     from ..export.onnx import require_onnx
     from ..inference import check_model
     from .predict import load_model
 
+    check_overwrite(args.out, overwrite=args.overwrite, switch="--overwrite", what="--out")
     require_onnx()  # fail before the weights are loaded
     from ..export import export_onnx
 
@@ -52,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         max_detections=args.max_detections,
         num_proposals=args.num_proposals,
         check=not args.no_check,
+        overwrite=args.overwrite,
     )
     print(path)
     return 0

@@ -62,7 +62,7 @@ from .pretrained import export_pretrained
 from .sampling import InfiniteSampler
 from .train import train_one_epoch
 
-__all__ = ["RUN_FILES", "FitResult", "fit", "seed_everything"]
+__all__ = ["RUN_FILES", "FitResult", "check_run_folder", "fit", "seed_everything"]
 
 logger = logging.getLogger(__name__)
 
@@ -190,16 +190,48 @@ def _previous_run(output_dir: Path) -> list[str]:
     return [name for name in RUN_FILES if os.path.lexists(output_dir / name)]
 
 
-def _check_output_dir(
-    output_dir: Path, resume: bool | str | os.PathLike[str] | None, resume_path: Path | None, overwrite: bool
-) -> None:
-    """Refuse to replace a previous run in ``output_dir`` unless ``resume`` continues it or ``overwrite``.
+def check_run_folder(
+    output_dir: str | os.PathLike[str],
+    *,
+    resume: bool | str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> Path | None:
+    """Check, as :func:`fit` does first, that a run may write into ``output_dir``; return the checkpoint to resume.
+
+    A folder holding a previous run (any of :data:`RUN_FILES`) is refused unless ``resume`` continues it
+    (``True``, or a checkpoint inside it) or ``overwrite=True``; a missing, empty or unrelated folder is fine.
+    Nothing is written.
+
+    Args:
+        output_dir: The run folder.
+        resume: As in :func:`fit`.
+        overwrite: As in :func:`fit`.
+
+    Returns:
+        The checkpoint :func:`fit` would resume from, or ``None``.
 
     Raises:
         TypeError: If ``overwrite`` is not a bool.
         ValueError: For ``resume=True`` together with ``overwrite=True``.
-        FileExistsError: If ``output_dir`` holds a previous run that this call would replace.
+        FileNotFoundError: If ``resume`` names a missing checkpoint.
+        FileExistsError: If ``output_dir`` holds a previous run that the call would replace.
+
+    Examples:
+        >>> import tempfile
+        >>> from maskrcnn_custom.engine.fit import check_run_folder
+        >>> check_run_folder(tempfile.mkdtemp()) is None  # an empty folder: a fresh run
+        True
     """
+    output_dir = Path(output_dir)
+    resume_path = _find_resume(resume, output_dir)
+    _check_output_dir(output_dir, resume, resume_path, overwrite)
+    return resume_path
+
+
+def _check_output_dir(
+    output_dir: Path, resume: bool | str | os.PathLike[str] | None, resume_path: Path | None, overwrite: bool
+) -> None:
+    """The checks of :func:`check_run_folder`."""
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
     if output_dir.exists() and not output_dir.is_dir():
@@ -764,8 +796,7 @@ def fit(
         config=config,
     )
     output_dir = Path(output_dir)
-    resume_path = _find_resume(resume, output_dir)
-    _check_output_dir(output_dir, resume, resume_path, overwrite)
+    resume_path = check_run_folder(output_dir, resume=resume, overwrite=overwrite)
     _validate_datasets(model, train_dataset, val_dataset)
     run = _prepare_run(
         model,

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
-from .._utils.atomic import atomic_path
+from .._utils.atomic import atomic_path, check_overwrite
 from .._utils.checks import check_int, check_optional_positive_int, check_positive_int
 from .._utils.optional import require
 from .._version import __version__
@@ -95,6 +95,7 @@ def export_onnx(
     max_detections: int | None = None,
     num_proposals: int | None = None,
     check: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Export ``model`` to an ONNX file that :class:`~maskrcnn_custom.export.OnnxPredictor` runs.
 
@@ -111,6 +112,7 @@ def export_onnx(
         max_detections: Most detections per image (default: the model's ``box_detections_per_img``).
         num_proposals: RPN proposals per image (default: the model's test-time ``rpn_post_nms_top_n``).
         check: Run ``onnx.checker`` on the result.
+        overwrite: Replace an existing file at ``path`` (refused without it, before the export starts).
 
     Returns:
         The path of the ONNX file.
@@ -119,6 +121,7 @@ def export_onnx(
         TypeError: If ``model`` is not a Mask R-CNN.
         ValueError: For an opset below 11 or a bad size.
         ImportError: Without the ``[onnx]`` extra.
+        FileExistsError: If ``path`` exists and ``overwrite`` is false.
 
     Examples:
         >>> import os, tempfile
@@ -132,6 +135,7 @@ def export_onnx(
     check_positive_int(image_size, "image_size")
     check_optional_positive_int(max_detections, "max_detections")
     check_optional_positive_int(num_proposals, "num_proposals")
+    check_overwrite(path, overwrite=overwrite, what="path")
     onnx = require_onnx()
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
