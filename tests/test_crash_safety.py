@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import maskrcnn_custom
 from helpers.killed_fit_script import FIT_KWARGS, dataset
 from helpers.models import train_model
 from helpers.rods import TinyRods
@@ -33,9 +34,8 @@ def _temporaries(folder):
 def test_sigkill_during_a_checkpoint_write_then_resume(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(TESTS.parent / "src"), str(TESTS), env.get("PYTHONPATH")) if p
-    )
+    src = Path(maskrcnn_custom.__file__).resolve().parents[1]  # the package this test process imported
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), str(TESTS), env.get("PYTHONPATH")) if p)
     script = TESTS / "helpers" / "killed_fit_script.py"
     proc = subprocess.Popen([sys.executable, str(script), str(out), "2"], env=env, stderr=subprocess.PIPE)
     marker = Path(f"{out}.hanging")
