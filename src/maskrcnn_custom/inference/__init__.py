@@ -7,6 +7,7 @@ from .results import Prediction
 from .tiling import predict_tiled, tile_windows
 from .writers import (
     draw_overlay,
+    instance_mask_files,
     save_coco_results,
     save_instance_masks,
     save_label_image,
@@ -22,6 +23,7 @@ __all__ = [
     "check_model",
     "draw_overlay",
     "inference_settings",
+    "instance_mask_files",
     "load_image",
     "measurement_rows",
     "predict",
