@@ -241,3 +241,18 @@ def test_cli_predict_refuses_existing_outputs_before_loading_weights(tmp_path, c
     assert main([*argv, "--formats", "coco"]) == 2  # overlays are not written: the next check is the weights
     assert "no-such-weights" in capsys.readouterr().err
     assert (out / "overlays" / "a.png").read_bytes() == b"mine"
+
+
+def test_cli_evaluate_refuses_an_existing_output_before_loading_weights(tmp_path, capsys):
+    target = tmp_path / "metrics.json"
+    target.write_text("mine")
+    missing = str(tmp_path / "no-such-weights")
+    argv = ["evaluate", "--weights", missing, "--synthetic", "2", "--output", str(target), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (
+        "--output" in err and "metrics.json" in err and "--overwrite" in err and "no-such-weights" not in err
+    )
+    assert main([*argv, "--overwrite"]) == 2
+    assert "no-such-weights" in capsys.readouterr().err
+    assert target.read_text() == "mine"
