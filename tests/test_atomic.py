@@ -1,3 +1,4 @@
+import errno
 import os
 
 import pytest
@@ -58,3 +59,51 @@ def test_the_old_module_path_still_works_with_a_deprecation_warning():
     ):
         old = importlib.import_module("maskrcnn_custom.hub.atomic")
     assert old.atomic_write_text is atomic_write_text
+
+
+def test_temporaries_carry_the_librarys_suffix_and_only_those_are_removed(tmp_path):
+    from maskrcnn_custom._utils.atomic import TEMP_SUFFIX, is_temporary, remove_stale_temporaries
+
+    seen = []
+    atomic_write(tmp_path / "ckpt.pt", lambda p: seen.append(p.name) or p.write_bytes(b"x"))
+    assert seen[0].startswith(".ckpt.pt.") and seen[0].endswith(TEMP_SUFFIX) and is_temporary(seen[0])
+    names = [".ckpt.pt.abcd_123.maskrcnn.tmp", ".metrics.csv.abcd1234.tmp", ".notes.abcd1234.tmp", "x.tmp"]
+    for name in names:
+        (tmp_path / name).write_text("half")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / names[0]).write_text("half")
+    removed = remove_stale_temporaries(tmp_path, legacy_targets=["metrics.csv"])
+    assert [p.name for p in removed] == names[:2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.abcd1234.tmp", "ckpt.pt", "sub", "x.tmp"]
+    assert (tmp_path / "sub" / names[0]).exists()  # sub-folders are not searched
+    assert remove_stale_temporaries(tmp_path / "missing") == []
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_a_full_disk_names_the_path_and_keeps_the_previous_file(tmp_path, code):
+    target = tmp_path / "predictions.json"
+    target.write_text("old")
+
+    def writer(path):
+        path.write_text("half")
+        raise OSError(code, os.strerror(code))
+
+    with pytest.raises(OSError, match=r"predictions\.json.*the previous predictions\.json is intact") as info:
+        atomic_write(target, writer)
+    assert info.value.errno == code and str(target) in str(info.value)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["predictions.json"]
+    with pytest.raises(PermissionError):  # other errors pass through unchanged
+        atomic_write(target, lambda p: (_ for _ in ()).throw(PermissionError(errno.EACCES, "denied")))
+
+
+def test_check_overwrite_names_the_path_and_the_switch(tmp_path):
+    from maskrcnn_custom._utils.atomic import check_overwrite
+
+    existing = tmp_path / "a.json"
+    existing.write_text("x")
+    check_overwrite([tmp_path / "new.json"], overwrite=False)
+    check_overwrite(existing, overwrite=True)
+    with pytest.raises(FileExistsError, match=r"--out: '.*a\.json' exists; pass --overwrite to replace it"):
+        check_overwrite(
+            [tmp_path / "new.json", existing], overwrite=False, switch="--overwrite", what="--out"
+        )

@@ -67,7 +67,8 @@ def test_cli_predict_score_threshold_and_batches(image_dir, weights_dir, tmp_pat
     argv = ["predict", str(image_dir), "--weights", str(weights_dir), "--out", str(out), "--no-progress"]
     assert main([*argv, "--formats", "coco", "--score-threshold", "0.05", "--batch-size", "2"]) == 0
     low = json.loads((out / "predictions.json").read_text())
-    assert main([*argv, "--formats", "coco"]) == 0
+    assert main([*argv, "--formats", "coco"]) == 2  # the first run's predictions.json is not replaced...
+    assert main([*argv, "--formats", "coco", "--overwrite"]) == 0  # ...unless asked to
     high = json.loads((out / "predictions.json").read_text())
     assert len(low) > len(high) > 0
     assert min(r["score"] for r in low) > 0.05

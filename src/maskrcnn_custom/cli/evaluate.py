@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--mask-threshold", type=float, default=0.5, help="mask probability threshold")
     parser.add_argument("--output", metavar="FILE", help="also write the metrics as JSON to FILE")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument(
@@ -72,11 +73,13 @@ def run(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader
 
     from .. import evaluate
-    from .._utils.atomic import atomic_write_text
+    from .._utils.atomic import atomic_write_text, check_overwrite
     from ..data import collate_fn
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.output:
+        check_overwrite(args.output, overwrite=args.overwrite, switch="--overwrite", what="--output")
     dataset = open_dataset(
         coco=args.coco, synthetic=args.synthetic, seed=args.data_seed, image_size=args.image_size
     )

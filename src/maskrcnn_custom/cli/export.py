@@ -44,14 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="with --quantize int8: a handful of representative image files or folders",
     )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
 
 def run(args: argparse.Namespace) -> int:
     """Export the model."""
+    from .._utils.atomic import check_overwrite
     from ..export.onnx import require_onnx
     from ..inference import check_model
     from .predict import load_model
 
+    check_overwrite(args.out, overwrite=args.overwrite, switch="--overwrite", what="--out")
     require_onnx()  # fail before the weights are loaded
     from ..export import check_calibration, export_onnx
     from .predict import expand_images
@@ -78,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         quantize=args.quantize,
         calibration=calibration,
+        overwrite=args.overwrite,
     )
     print(path)
     return 0

@@ -5,7 +5,8 @@ COCO ``images`` entries the ids refer to), ``labels/<name>.png`` (16-bit label i
 k = detection k-1), ``masks/<name>_<k>.png`` (one 8-bit PNG per detection) and ``overlays/<name>.png``.
 With ``--measurements FILE.csv|FILE.json``, the shape measurements of every detection (length along the
 medial axis, widths, oriented box, orientation, elongation, tortuosity) are written to FILE and added to
-``predictions.json`` (key ``measurements``).
+``predictions.json`` (key ``measurements``). Outputs that already exist in the folder are refused (before the
+model is loaded) unless ``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -80,7 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write shape measurements of every detection (length, widths, oriented box, ...) to "
         "FILE.csv or FILE.json, and add them to predictions.json",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --measurements file")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs in --out (and an existing --measurements file); refused without it",
+    )
 
 
 def expand_images(paths: list[str]) -> list[Path]:
@@ -103,6 +108,24 @@ def _stems(paths: list[Path]) -> list[str]:
     stems = [p.stem for p in paths]
     dupes = {s for s in stems if stems.count(s) > 1}
     return [f"{s}_{i}" if s in dupes else s for i, s in enumerate(stems)]
+
+
+def _check_outputs(out: Path, stems: list[str], formats: list[str], *, overwrite: bool) -> None:
+    """Refuse (before any work) when a file this run would write already exists in ``out``."""
+    from .._utils.atomic import check_overwrite
+    from ..inference.writers import instance_mask_files
+
+    paths = [out / "images.json"]
+    if "coco" in formats:
+        paths.append(out / "predictions.json")
+    for stem in stems:
+        if "labels" in formats:
+            paths.append(out / "labels" / f"{stem}.png")
+        if "overlays" in formats:
+            paths.append(out / "overlays" / f"{stem}.png")
+        if "masks" in formats:
+            paths.extend(instance_mask_files(out / "masks", stem))
+    check_overwrite(paths, overwrite=overwrite, switch="--overwrite", what="--out")
 
 
 def load_model(weights: str, device: str | None) -> Any:
@@ -159,8 +182,9 @@ def run(args: argparse.Namespace) -> int:
         from ..data.coco import import_pycocotools_mask
 
         import_pycocotools_mask()  # a missing [coco] extra fails before the model is loaded
-    model = check_model(load_model(args.weights, args.device), name="--weights")
     stems = _stems(paths)
+    _check_outputs(args.out, stems, formats, overwrite=args.overwrite)
+    model = check_model(load_model(args.weights, args.device), name="--weights")
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     coco: list[dict[str, Any]] = []
@@ -196,11 +220,13 @@ def run(args: argparse.Namespace) -> int:
                         measurement_rows([pred], image_ids=[image_id], file_names=[str(paths[i])])
                     )
                 if "labels" in formats:
-                    save_label_image(pred, out / "labels" / f"{stem}.png")
+                    save_label_image(pred, out / "labels" / f"{stem}.png", overwrite=args.overwrite)
                 if "masks" in formats:
-                    save_instance_masks(pred, out / "masks", stem=stem)
+                    save_instance_masks(pred, out / "masks", stem=stem, overwrite=args.overwrite)
                 if "overlays" in formats:
-                    save_overlay(load_image(item), pred, out / "overlays" / f"{stem}.png")
+                    save_overlay(
+                        load_image(item), pred, out / "overlays" / f"{stem}.png", overwrite=args.overwrite
+                    )
                 logger.debug("%s: %d detections", paths[i], len(pred))
             bar.update(len(chunk))
     finally:

@@ -96,7 +96,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--noise", type=float, default=d.noise_std, help="standard deviation of the pixel noise"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing annotations.json")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing annotations.json and images of the same names (refused without it)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
 

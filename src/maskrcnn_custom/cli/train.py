@@ -5,11 +5,13 @@ StepLR halving the learning rate every 6 epochs, 30 epochs of 300 iterations of 
 the first epoch); each recipe flag given overrides one value. Every epoch is evaluated on the validation
 set (COCO bbox/segm AP plus a breakdown by elongation), logged to OUTPUT/metrics.csv and metrics.jsonl,
 and checkpointed to OUTPUT/checkpoint_last.pt (best by segm AP: checkpoint_best.pt); the run ends with a
-save_pretrained folder OUTPUT/pretrained. Examples:
+save_pretrained folder OUTPUT/pretrained. An OUTPUT folder that holds a previous run is refused unless
+--resume continues it or --overwrite starts over. Examples:
 
   maskrcnn-custom train --synthetic 2500 --output runs/synthetic
   maskrcnn-custom train --synthetic 2500 --output runs/short --recipe demo --epochs 6
   maskrcnn-custom train --coco datasets/train --val-coco datasets/val --output runs/mine --resume
+  maskrcnn-custom train --synthetic 2500 --output runs/synthetic --overwrite   # start that run over
   torchrun --nproc_per_node=4 -m maskrcnn_custom train --coco datasets/train --val-coco datasets/val --output runs/ddp
 
 With --synthetic and no validation option, a validation set of max(8, N/10) synthetic images with
@@ -186,6 +188,12 @@ def _add_run_arguments(group: argparse._ArgumentGroup) -> None:
         metavar="CKPT",
         help="continue OUTPUT/checkpoint_last.pt (no value) or the given checkpoint file",
     )
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in an OUTPUT folder that holds a previous run (its checkpoints, logs and "
+        "pretrained/ are removed first); without it or --resume such a folder is refused",
+    )
     group.add_argument("--print-freq", type=int, default=20, metavar="N", help="log every N iterations")
     group.add_argument("--no-progress", action="store_true", help="no progress bars")
     group.add_argument(
@@ -244,7 +252,10 @@ def _weights_backbone(value: str) -> object:
 def run(args: argparse.Namespace) -> int:
     """Build the data and the model, then call :func:`maskrcnn_custom.fit` and print a summary."""
     from .. import fit, get_model
+    from ..engine.fit import check_run_folder
 
+    # a folder holding a previous run is refused before the data are opened or the model is built
+    check_run_folder(args.output, resume=getattr(args, "resume", None), overwrite=args.overwrite)
     train_set, val_set = _open_datasets(args)
     model = get_model(args.model, **_model_kwargs(args, train_set.num_classes))
     result = fit(
@@ -258,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.workers,
         seed=args.seed,
         resume=getattr(args, "resume", None),
+        overwrite=args.overwrite,
         eval_every=args.eval_every,
         print_freq=args.print_freq,
         progress=not args.no_progress,

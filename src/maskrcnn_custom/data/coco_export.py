@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .._utils.atomic import atomic_write_bytes
+from .._utils.atomic import atomic_write_bytes, check_overwrite
 from .._utils.progress import progress_bar
 from .boxes import masks_to_tight_boxes
 from .coco import encode_rle, import_pycocotools_mask
@@ -51,7 +51,8 @@ def export_coco(
         out_dir: Folder to write ``images/`` and ``annotations.json`` into (created if needed).
         num_images: Export only the first ``num_images`` samples; all if None.
         category_names: Class names for labels ``1..K``; taken from ``dataset.category_names`` if None.
-        overwrite: Replace an existing ``annotations.json``.
+        overwrite: Replace an existing ``annotations.json`` and image files of the same names (other files
+            in ``images/`` are kept). Without it, the call refuses before writing anything.
         progress: Show a tqdm progress bar.
 
     Returns:
@@ -60,7 +61,8 @@ def export_coco(
     Raises:
         ValueError: If ``num_images`` is invalid, the class names are unknown, or a sample's label has no
             name.
-        FileExistsError: If ``out_dir/annotations.json`` exists and ``overwrite`` is false.
+        FileExistsError: If ``out_dir/annotations.json`` or one of the image files it would write exists and
+            ``overwrite`` is false (checked before any image is generated).
         ImportError: If pycocotools is missing (``pip install "maskrcnn-custom[coco]"``).
 
     Examples:
@@ -88,12 +90,16 @@ def export_coco(
     category_ids = tuple(getattr(dataset, "category_ids", range(1, len(category_names) + 1)))
     out_dir = Path(out_dir)
     ann_path = out_dir / "annotations.json"
-    if ann_path.exists() and not overwrite:
-        raise FileExistsError(f"{ann_path} already exists; pass overwrite=True (--overwrite) to replace it")
     image_dir = out_dir / "images"
+    width = max(6, len(str(max(num_images - 1, 0))))
+    if not overwrite:
+        existing = set(p.name for p in image_dir.iterdir()) if image_dir.is_dir() else set()
+        names = (f"{index:0{width}d}.png" for index in range(num_images))
+        check_overwrite(
+            [ann_path, *(image_dir / name for name in names if name in existing)], overwrite=False
+        )
     image_dir.mkdir(parents=True, exist_ok=True)
 
-    width = max(6, len(str(max(num_images - 1, 0))))
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for index in progress_bar(range(num_images), desc="export", enabled=progress, unit="img"):

@@ -6,7 +6,7 @@ from .coco import STAT_NAMES, predictions_to_coco, target_to_coco
 from .distributed import DistributedInfo, init_distributed, is_main_process
 from .elongation import DEFAULT_ELONGATION_EDGES, elongation_metrics, mask_elongation
 from .evaluate import coco_metrics, evaluate
-from .fit import FitResult, fit, seed_everything
+from .fit import RUN_FILES, FitResult, check_run_folder, fit, seed_everything
 from .metrics_log import MetricsLog
 from .optim import OPTIMIZERS, make_optimizer
 from .sampling import InfiniteSampler
@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_ELONGATION_EDGES",
     "STAT_NAMES",
     "OPTIMIZERS",
+    "RUN_FILES",
     "DistributedInfo",
     "FitResult",
     "InfiniteSampler",
@@ -25,6 +26,7 @@ __all__ = [
     "boundary_iou",
     "boundary_metrics",
     "cl_dice",
+    "check_run_folder",
     "checkpoint_recipe",
     "coco_metrics",
     "elongation_metrics",

@@ -6,6 +6,7 @@ A checkpoint is a ``torch.save`` dict of tensors and plain Python values only, s
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 from collections.abc import Mapping
@@ -96,6 +97,11 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     The data go to a temporary file in the same folder (created if missing), are flushed to disk, then
     ``os.replace`` moves the file onto ``path``: a crash mid-write never leaves a truncated checkpoint.
 
+    Raises:
+        OSError: If the disk is full (``ENOSPC``, or torch's ``RuntimeError ... unexpected pos`` /
+            ``file write failed`` that ``torch.save`` raises then); the message names ``path`` and says the
+            previous file is intact, and the temporary file is removed.
+
     Examples:
         >>> import tempfile, os
         >>> from maskrcnn_custom.engine.checkpoint import atomic_torch_save
@@ -106,11 +112,23 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
-            torch.save(obj, f)
+            try:
+                torch.save(obj, f)
+            except RuntimeError as exc:
+                if not any(sign in str(exc) for sign in _TORCH_WRITE_FAILED):
+                    raise
+                # torch reports a short write (a full disk) this way; make it the OSError it is
+                raise OSError(
+                    errno.ENOSPC, f"torch.save could not write the data ({exc}); is the disk full?"
+                ) from exc
             f.flush()
             os.fsync(f.fileno())
 
     return atomic_write(path, write)
+
+
+# What torch.save's RuntimeError says when the file cannot take the data (a full disk).
+_TORCH_WRITE_FAILED = ("unexpected pos", "file write failed", "No space left")
 
 
 def load_checkpoint(

@@ -5,6 +5,10 @@ see :mod:`maskrcnn_custom.recipe`); keyword arguments given explicitly override 
 in order: check the arguments, prepare the run (devices, the effective recipe), build the optimiser and
 schedule, resume or seed, open the output folder, then per epoch train, evaluate, log and checkpoint, and
 finally export the best model as a ``save_pretrained`` folder.
+
+Outputs and crash safety: a folder that holds a previous run is never replaced silently (``resume=True``
+continues it, ``overwrite=True`` removes the previous run's files first); every file is written atomically,
+and temporary files left by a killed run are removed when the next run in that folder starts.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,9 +30,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, SequentialSampler
 from torch.utils.data.distributed import DistributedSampler
 
-from .._utils.atomic import atomic_write_text
+from .._utils.atomic import atomic_write_text, remove_stale_temporaries
+from .._utils.checks import check_int, check_non_negative_int, check_positive_int
 from .._version import __version__
 from ..data.collate import collate_fn as default_collate_fn
+from ..data.validate import model_num_classes, validate_dataset
 from ..recipe import TrainingRecipe, get_recipe
 from .amp import AmpLike, make_grad_scaler, resolve_amp_dtype
 from .checkpoint import (
@@ -55,12 +62,25 @@ from .pretrained import export_pretrained
 from .sampling import InfiniteSampler
 from .train import train_one_epoch
 
-__all__ = ["FitResult", "fit", "seed_everything"]
+__all__ = ["RUN_FILES", "FitResult", "check_run_folder", "fit", "seed_everything"]
 
 logger = logging.getLogger(__name__)
 
 LAST_CHECKPOINT = "checkpoint_last.pt"
 BEST_CHECKPOINT = "checkpoint_best.pt"
+RUN_CONFIG = "run_config.json"
+PRETRAINED_DIR = "pretrained"
+#: The files and folders a run writes into ``output_dir``: any of them marks the folder as holding a run.
+RUN_FILES: tuple[str, ...] = (
+    LAST_CHECKPOINT,
+    BEST_CHECKPOINT,
+    "metrics.csv",
+    "metrics.jsonl",
+    RUN_CONFIG,
+    PRETRAINED_DIR,
+    "tensorboard",
+)
+_RUN_SWITCHES = "resume=True to continue it or overwrite=True to start over (CLI: --resume, --overwrite)"
 
 
 class _Unset:
@@ -145,15 +165,6 @@ class _Training:
     scaler: torch.amp.GradScaler | None
 
 
-def _check_int(name: str, value: Any, *, minimum: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, got {value!r}"
-        )
-
-
 def _find_resume(resume: bool | str | os.PathLike[str] | None, output_dir: Path) -> Path | None:
     if resume is None or resume is False:
         return None
@@ -172,6 +183,119 @@ def _find_resume(resume: bool | str | os.PathLike[str] | None, output_dir: Path)
             "or resume=True to continue output_dir's run when it exists"
         )
     return path
+
+
+def _previous_run(output_dir: Path) -> list[str]:
+    """The names of :data:`RUN_FILES` present in ``output_dir`` (none for a missing or unrelated folder)."""
+    return [name for name in RUN_FILES if os.path.lexists(output_dir / name)]
+
+
+def check_run_folder(
+    output_dir: str | os.PathLike[str],
+    *,
+    resume: bool | str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> Path | None:
+    """Check, as :func:`fit` does first, that a run may write into ``output_dir``; return the checkpoint to resume.
+
+    A folder holding a previous run (any of :data:`RUN_FILES`) is refused unless ``resume`` continues it
+    (``True``, or a checkpoint inside it) or ``overwrite=True``; a missing, empty or unrelated folder is fine.
+    Nothing is written.
+
+    Args:
+        output_dir: The run folder.
+        resume: As in :func:`fit`.
+        overwrite: As in :func:`fit`.
+
+    Returns:
+        The checkpoint :func:`fit` would resume from, or ``None``.
+
+    Raises:
+        TypeError: If ``overwrite`` is not a bool.
+        ValueError: For ``resume=True`` together with ``overwrite=True``.
+        FileNotFoundError: If ``resume`` names a missing checkpoint.
+        FileExistsError: If ``output_dir`` holds a previous run that the call would replace.
+
+    Examples:
+        >>> import tempfile
+        >>> from maskrcnn_custom.engine.fit import check_run_folder
+        >>> check_run_folder(tempfile.mkdtemp()) is None  # an empty folder: a fresh run
+        True
+    """
+    output_dir = Path(output_dir)
+    resume_path = _find_resume(resume, output_dir)
+    _check_output_dir(output_dir, resume, resume_path, overwrite)
+    return resume_path
+
+
+def _check_output_dir(
+    output_dir: Path, resume: bool | str | os.PathLike[str] | None, resume_path: Path | None, overwrite: bool
+) -> None:
+    """The checks of :func:`check_run_folder`."""
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise FileExistsError(f"output_dir {str(output_dir)!r} is a file; pass a folder for the run")
+    if resume is True and overwrite:
+        raise ValueError(
+            "resume=True continues the run in output_dir and overwrite=True starts it over: pass only one"
+        )
+    found = _previous_run(output_dir)
+    if not found or overwrite:
+        return
+    if resume_path is not None and resume_path.parent.resolve() == output_dir.resolve():
+        return  # continuing this folder's own run
+    if resume is True:  # nothing to resume: start in place, unless trained outputs would be replaced
+        trained = [name for name in (BEST_CHECKPOINT, PRETRAINED_DIR) if name in found]
+        if not trained:
+            return
+        raise FileExistsError(
+            f"output_dir {str(output_dir)!r} holds a previous run's {', '.join(trained)} but no "
+            f"{LAST_CHECKPOINT} to resume; pass overwrite=True (CLI: --overwrite) to start over and replace "
+            "it, or choose another output_dir"
+        )
+    raise FileExistsError(
+        f"output_dir {str(output_dir)!r} holds a previous run ({', '.join(found)}); pass {_RUN_SWITCHES} "
+        "and replace it, or choose another output_dir"
+    )
+
+
+def _validate_datasets(model: nn.Module, train_dataset: Dataset, val_dataset: Dataset | None) -> None:
+    """:func:`~maskrcnn_custom.data.validate_dataset` on the first 8 samples of each set, naming the set."""
+    num_classes = model_num_classes(model)
+    for name, dataset in (("train_dataset", train_dataset), ("val_dataset", val_dataset)):
+        if dataset is None:
+            continue
+        try:
+            validate_dataset(dataset, num_classes=num_classes, max_samples=8)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{name}: {exc}") from exc
+
+
+def _clear_previous_run(output_dir: Path) -> None:
+    """``overwrite=True``: remove the previous run's :data:`RUN_FILES` (other files in the folder stay)."""
+    for name in _previous_run(output_dir):
+        path = output_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    logger.info("overwrite=True: removed the previous run in %s", output_dir)
+
+
+def _remove_temporaries(output_dir: Path) -> None:
+    """Remove the temporary files of writes a killed run left in the run folder and its ``pretrained/``."""
+    removed = [
+        *remove_stale_temporaries(output_dir, legacy_targets=RUN_FILES),
+        *remove_stale_temporaries(output_dir / PRETRAINED_DIR),
+    ]
+    if removed:
+        logger.warning(
+            "removed %d temporary file(s) left by an interrupted write in %s: %s",
+            len(removed),
+            output_dir,
+            ", ".join(p.name for p in removed),
+        )
 
 
 def _model_config_dict(model: nn.Module) -> dict[str, Any] | None:
@@ -208,9 +332,9 @@ def _validate_arguments(
     config: Mapping[str, Any] | None,
 ) -> None:
     """Check the arguments that are not recipe fields (the recipe checked its own)."""
-    _check_int("val_batch_size", val_batch_size, minimum=1, allow_none=True)
-    _check_int("eval_every", eval_every, minimum=1)
-    _check_int("num_workers", num_workers, minimum=0)
+    check_int(val_batch_size, "val_batch_size", minimum=1, allow_none=True, hint="None uses batch_size")
+    check_positive_int(eval_every, "eval_every")
+    check_non_negative_int(num_workers, "num_workers", hint="0 loads the data in the main process")
     if not hasattr(train_dataset, "__len__") or len(train_dataset) == 0:  # type: ignore[arg-type]
         raise ValueError("train_dataset must be a non-empty map-style dataset (with __len__ and __getitem__)")
     if val_dataset is not None and (not hasattr(val_dataset, "__len__") or len(val_dataset) == 0):  # type: ignore[arg-type]
@@ -335,10 +459,18 @@ def _resume_or_seed(training: _Training, run: _Run, resume_path: Path | None, re
     return start_epoch
 
 
-def _open_output(run: _Run, history: list[dict[str, Any]], tensorboard: bool | None) -> MetricsLog | None:
-    """On the main process: create the folder, write ``run_config.json`` and open the metrics log."""
+def _open_output(
+    run: _Run, history: list[dict[str, Any]], tensorboard: bool | None, *, overwrite: bool
+) -> MetricsLog | None:
+    """On the main process: prepare the folder, write ``run_config.json`` and open the metrics log.
+
+    With ``overwrite`` the previous run's files are removed first; stale temporary files always are.
+    """
     if not is_main_process():
         return None
+    if overwrite:
+        _clear_previous_run(run.output_dir)
+    _remove_temporaries(run.output_dir)
     run.output_dir.mkdir(parents=True, exist_ok=True)
     run_config = {
         "recipe": run.recipe.to_dict(),
@@ -346,7 +478,7 @@ def _open_output(run: _Run, history: list[dict[str, Any]], tensorboard: bool | N
         "model_config": run.model_config,
         "config": run.config,
     }
-    atomic_write_text(run.output_dir / "run_config.json", json.dumps(run_config, indent=2) + "\n")
+    atomic_write_text(run.output_dir / RUN_CONFIG, json.dumps(run_config, indent=2) + "\n")
     log = MetricsLog(run.output_dir, tensorboard=tensorboard)
     if history:
         log.write(history)
@@ -489,7 +621,7 @@ def _export_best(model: nn.Module, run: _Run, result: FitResult) -> Path:
     }
     path = export_pretrained(
         model,
-        run.output_dir / "pretrained",
+        run.output_dir / PRETRAINED_DIR,
         metrics=metrics or None,
         recipe={**run.recipe.to_dict(), **run.settings},
     )
@@ -524,6 +656,7 @@ def fit(
     shuffle: bool = True,
     seed: int = 0,
     resume: bool | str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
     eval_every: int = 1,
     best_metric: str = "segm/AP",
     print_freq: int = 20,
@@ -548,6 +681,15 @@ def fit(
     states of Python/NumPy/torch of every process, the model config and the recipe); the best epoch by
     ``best_metric`` is also kept as ``checkpoint_best.pt``. At the end the best model (the last one
     without validation) is written as a ``save_pretrained`` folder ``output_dir/pretrained``.
+
+    Before anything is built or written, the first 8 samples of ``train_dataset`` (and ``val_dataset``) are
+    checked with :func:`maskrcnn_custom.data.validate_dataset` (with the model's number of classes), and
+    ``output_dir`` is checked: a folder holding a previous run (``checkpoint_last.pt``, ``metrics.*``,
+    ``run_config.json``, ``pretrained/``...) is refused unless ``resume`` continues it or ``overwrite=True``
+    starts over; an empty folder or one holding other files is fine. At the start (and on resume) the
+    temporary files that a killed write left in ``output_dir`` are removed (only files named like the
+    library's own temporaries, ``.<name>.<random>.maskrcnn.tmp``). A full disk raises an ``OSError`` naming the
+    file and saying that the previous checkpoint is intact.
 
     A run resumed from ``checkpoint_last.pt`` continues with identical state: same data order, same
     random numbers, same optimiser/scheduler/scaler state, so on CPU with deterministic data a resumed run
@@ -591,7 +733,12 @@ def fit(
         shuffle: Shuffle the training stream.
         seed: Seed of the global generators (offset by the rank) and of the data order.
         resume: ``True`` to continue ``output_dir/checkpoint_last.pt`` if it exists, a checkpoint path or
-            run folder, or ``None``/``False`` to start fresh.
+            run folder, or ``None``/``False`` to start fresh. ``True`` with no ``checkpoint_last.pt`` yet
+            starts fresh (refused if the folder holds a ``checkpoint_best.pt`` or ``pretrained/``).
+        overwrite: Start over in an ``output_dir`` holding a previous run: its run files
+            (:data:`RUN_FILES`: checkpoints, metrics, ``run_config.json``, ``pretrained/``, ``tensorboard/``) are
+            removed once every check has passed, just before the new run writes its first file; other files
+            in the folder are kept. Cannot be combined with ``resume=True``.
         eval_every: Evaluate every this many epochs (and always after the last).
         best_metric: Flattened metric name that selects the best checkpoint, e.g. ``"segm/AP"``.
         print_freq: Log a training line every this many iterations.
@@ -605,10 +752,14 @@ def fit(
         A :class:`FitResult`.
 
     Raises:
-        ValueError: On invalid arguments or a checkpoint that cannot be resumed (before any training and
-            before any file is written).
+        ValueError: On invalid arguments, a wrong sample among the first 8 of a dataset (the message names
+            the dataset, the sample and the field) or a checkpoint that cannot be resumed (before any
+            training and before any file is written).
         TypeError: If ``recipe`` is neither a recipe, a preset name nor ``None``.
         FileNotFoundError: If ``resume`` names a missing checkpoint.
+        FileExistsError: If ``output_dir`` holds a previous run and neither ``resume`` nor ``overwrite``
+            is given (before any training and before any file is written).
+        OSError: If a checkpoint cannot be written (a full disk); the previous one is intact.
         FloatingPointError: If a loss becomes NaN/inf (the message names it).
 
     Examples:
@@ -616,6 +767,7 @@ def fit(
         >>> model = maskrcnn_resnet101_fpn(num_classes=2)  # doctest: +SKIP
         >>> result = fit(model, train_set, val_set, output_dir="runs/rods")  # doctest: +SKIP
         >>> result = fit(model, train_set, recipe="demo", epochs=5, output_dir="runs/short")  # doctest: +SKIP
+        >>> result = fit(model, train_set, output_dir="runs/rods", resume=True)  # doctest: +SKIP
         >>> result.recipe.optimizer, result.recipe.epochs  # doctest: +SKIP
         ('adamw', 5)
     """
@@ -644,6 +796,8 @@ def fit(
         config=config,
     )
     output_dir = Path(output_dir)
+    resume_path = check_run_folder(output_dir, resume=resume, overwrite=overwrite)
+    _validate_datasets(model, train_dataset, val_dataset)
     run = _prepare_run(
         model,
         len(train_dataset),  # type: ignore[arg-type]
@@ -655,11 +809,10 @@ def fit(
         best_metric=best_metric,
         config=config,
     )
-    resume_path = _find_resume(resume, output_dir)
     training = _build_training(model, run)
     result = FitResult(output_dir=output_dir, recipe=run.recipe)
     start_epoch = _resume_or_seed(training, run, resume_path, result)
-    log = _open_output(run, result.history, tensorboard)
+    log = _open_output(run, result.history, tensorboard, overwrite=overwrite)
     collate = collate_fn or default_collate_fn
     val_loader = _val_loader(
         val_dataset,

@@ -48,7 +48,7 @@ import torch
 from torch import nn
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
-from .._utils.atomic import atomic_path
+from .._utils.atomic import atomic_path, check_overwrite
 from .._utils.checks import check_int, check_optional_positive_int, check_positive_int
 from .._utils.optional import require
 from .._version import __version__
@@ -132,6 +132,7 @@ def export_onnx(
     batch_size: int = 1,
     quantize: str | None = None,
     calibration: Any = None,
+    overwrite: bool = False,
 ) -> Path:
     """Export ``model`` to an ONNX file that :class:`~maskrcnn_custom.export.OnnxPredictor` runs.
 
@@ -154,6 +155,7 @@ def export_onnx(
             ``calibration`` (see :mod:`maskrcnn_custom.export.quantize` for which layers stay float).
         calibration: With ``quantize="int8"``: a handful (1-64) of representative images (tensors, arrays,
             PIL images, paths, or ``(image, target)`` dataset items), checked before the export starts.
+        overwrite: Replace an existing file at ``path`` (refused without it, before the export starts).
 
     Returns:
         The path of the ONNX file.
@@ -163,6 +165,7 @@ def export_onnx(
         ValueError: For an opset below 11, a bad size or ``batch_size``, an unknown ``quantize``, or empty,
             misshapen or non-finite ``calibration`` images.
         ImportError: Without the ``[onnx]`` extra.
+        FileExistsError: If ``path`` exists and ``overwrite`` is false.
 
     Examples:
         >>> import os, tempfile
@@ -182,6 +185,7 @@ def export_onnx(
     if quantize is None and calibration is not None:
         raise ValueError("calibration is only used with quantize='int8'; pass quantize='int8' or drop it")
     calibration_images = check_calibration(calibration) if quantize == "int8" else None
+    check_overwrite(path, overwrite=overwrite, what="path")
     onnx = require_onnx()
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")

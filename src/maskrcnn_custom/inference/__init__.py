@@ -8,6 +8,7 @@ from .results import Prediction
 from .tiling import predict_tiled, tile_windows
 from .writers import (
     draw_overlay,
+    instance_mask_files,
     save_coco_results,
     save_instance_masks,
     save_label_image,
@@ -24,6 +25,7 @@ __all__ = [
     "check_model",
     "draw_overlay",
     "inference_settings",
+    "instance_mask_files",
     "load_image",
     "measurement_rows",
     "predict",

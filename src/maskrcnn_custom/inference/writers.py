@@ -1,12 +1,15 @@
 """What users keep from predictions: COCO results JSON (RLE), label images, instance masks, overlays.
 
-All files are written atomically (a temporary file in the same folder, then ``os.replace``).
+All files are written atomically (a temporary file in the same folder, then ``os.replace``). An existing
+file is never replaced unless the call passes ``overwrite=True``: without it, a ``FileExistsError`` naming the
+path is raised before anything is written.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,12 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._utils.atomic import atomic_path
+from .._utils.atomic import atomic_path, check_overwrite
 from ..data.coco import coco_result_records, encode_rle, import_pycocotools_mask
 from .results import Prediction
 
 __all__ = [
     "draw_overlay",
+    "instance_mask_files",
     "save_coco_results",
     "save_instance_masks",
     "save_label_image",
@@ -114,8 +118,20 @@ def save_coco_results(
     image_ids: Sequence[int] | None = None,
     category_ids: Mapping[int, int] | None = None,
     measure: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Write :func:`to_coco_results` as a JSON file, atomically, and return its path.
+
+    Args:
+        predictions: One prediction per image.
+        path: The JSON file.
+        image_ids: See :func:`to_coco_results`.
+        category_ids: See :func:`to_coco_results`.
+        measure: See :func:`to_coco_results`.
+        overwrite: Replace an existing file at ``path``.
+
+    Raises:
+        FileExistsError: If ``path`` exists and ``overwrite`` is false (before anything is computed).
 
     Examples:
         >>> import torch, tempfile, os
@@ -126,6 +142,7 @@ def save_coco_results(
         >>> save_coco_results([p], os.path.join(tempfile.mkdtemp(), "results.json")).name
         'results.json'
     """
+    check_overwrite(path, overwrite=overwrite, what="path")
     results = to_coco_results(predictions, image_ids=image_ids, category_ids=category_ids, measure=measure)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(results))
@@ -133,6 +150,7 @@ def save_coco_results(
 
 
 def _save_png(array: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write ``array`` as a PNG at ``path``, atomically (the caller checked ``overwrite``)."""
     from PIL import Image
 
     with atomic_path(path) as tmp:
@@ -140,8 +158,11 @@ def _save_png(array: np.ndarray, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def save_label_image(prediction: Prediction, path: str | os.PathLike) -> Path:
+def save_label_image(prediction: Prediction, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write :meth:`Prediction.label_image` as a 16-bit grayscale PNG (0 = background, k = detection k-1).
+
+    Raises:
+        FileExistsError: If ``path`` exists and ``overwrite`` is false.
 
     Examples:
         >>> import torch, tempfile, os
@@ -152,13 +173,21 @@ def save_label_image(prediction: Prediction, path: str | os.PathLike) -> Path:
         >>> save_label_image(p, os.path.join(tempfile.mkdtemp(), "labels.png")).suffix
         '.png'
     """
+    check_overwrite(path, overwrite=overwrite, what="path")
     return _save_png(prediction.label_image(), path)
 
 
 def save_instance_masks(
-    prediction: Prediction, directory: str | os.PathLike, *, stem: str = "mask"
+    prediction: Prediction, directory: str | os.PathLike, *, stem: str = "mask", overwrite: bool = False
 ) -> list[Path]:
     """Write one 8-bit PNG per detection (255 inside the mask) as ``{stem}_{k:03d}.png`` and return the paths.
+
+    The files of ``stem`` in ``directory`` are one set: with ``overwrite=True`` the masks of a previous call
+    with the same ``stem`` are replaced, and those beyond this prediction's number of detections removed.
+
+    Raises:
+        FileExistsError: If ``directory`` already holds masks of ``stem`` and ``overwrite`` is false (before
+            any file is written).
 
     Examples:
         >>> import torch, tempfile
@@ -170,11 +199,32 @@ def save_instance_masks(
         ['img_000.png']
     """
     directory = Path(directory)
+    previous = instance_mask_files(directory, stem)
+    check_overwrite(previous[:1], overwrite=overwrite, what=f"masks of stem {stem!r}")
     masks = prediction.masks.numpy()
-    return [
+    written = [
         _save_png(masks[k].astype(np.uint8) * 255, directory / f"{stem}_{k:03d}.png")
         for k in range(len(prediction))
     ]
+    for stale in set(previous) - set(written):
+        stale.unlink(missing_ok=True)
+    return written
+
+
+def instance_mask_files(directory: str | os.PathLike, stem: str) -> list[Path]:
+    """The ``{stem}_{k:03d}.png`` files :func:`save_instance_masks` wrote in ``directory``, sorted.
+
+    Examples:
+        >>> import tempfile
+        >>> from maskrcnn_custom.inference.writers import instance_mask_files
+        >>> instance_mask_files(tempfile.mkdtemp(), "img")
+        []
+    """
+    folder = Path(directory)
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(re.escape(stem) + r"_\d{3,}\.png")
+    return sorted(p for p in folder.iterdir() if pattern.fullmatch(p.name))
 
 
 def draw_overlay(
@@ -240,8 +290,25 @@ def draw_overlay(
     return img
 
 
-def save_overlay(image: torch.Tensor, prediction: Prediction, path: str | os.PathLike, **kwargs: Any) -> Path:
+def save_overlay(
+    image: torch.Tensor,
+    prediction: Prediction,
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    **kwargs: Any,
+) -> Path:
     """Write :func:`draw_overlay` as a PNG (or any format Pillow infers from the suffix), atomically.
+
+    Args:
+        image: See :func:`draw_overlay`.
+        prediction: Its prediction.
+        path: The image file.
+        overwrite: Replace an existing file at ``path``.
+        **kwargs: Passed to :func:`draw_overlay`.
+
+    Raises:
+        FileExistsError: If ``path`` exists and ``overwrite`` is false (before anything is drawn).
 
     Examples:
         >>> import torch, tempfile, os
@@ -252,5 +319,6 @@ def save_overlay(image: torch.Tensor, prediction: Prediction, path: str | os.Pat
         >>> save_overlay(torch.zeros(3, 8, 8), p, os.path.join(tempfile.mkdtemp(), "o.png")).name
         'o.png'
     """
+    check_overwrite(path, overwrite=overwrite, what="path")
     img = draw_overlay(image, prediction, **kwargs)
     return _save_png(img.permute(1, 2, 0).numpy(), path)
