@@ -349,8 +349,8 @@ def test_builder_weights_conflicts(saved, hub_stand_in):
 # ------------------------------------------------------------------------------------------ push_to_hub
 
 
-def test_push_to_hub_uploads_the_save_pretrained_folder(model, monkeypatch):
-    """HfApi's methods are replaced by recorders (the stand-in serves downloads only)."""
+def test_push_to_hub_uploads_the_save_pretrained_folder(model, monkeypatch, hub_stand_in):
+    """HfApi's methods are replaced by recorders (the stand-in serves downloads only; it makes the Hub reachable)."""
     from huggingface_hub import HfApi
 
     calls = []

@@ -21,7 +21,7 @@ import torch
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
 from .._utils.atomic import atomic_write, atomic_write_text
-from .._utils.repo_id import is_repo_id
+from .._utils.repo_id import check_repo_id, check_revision
 from .._version import __version__
 from ..models.config import MaskRCNNConfig
 from ..models.loading import (
@@ -31,6 +31,7 @@ from ..models.loading import (
     load_state_into_model,
 )
 from ..models.validation import validate_config
+from ..weights.download import hub_is_offline, hub_unreachable_reason
 from ..weights.source import (
     CARD_NAME,
     CONFIG_NAME,
@@ -148,8 +149,8 @@ def save_pretrained(
             raise TypeError(f"class_names must be a sequence of strings, got {type(class_names).__name__}")
         config = config.replace(class_names=tuple(class_names))
         validate_config(config)
-    if repo_id is not None and not is_repo_id(repo_id, allow_revision=False):
-        raise ValueError(f"repo_id must look like 'org/name', got {repo_id!r}")
+    if repo_id is not None:
+        check_repo_id(repo_id, what="repo_id")
     folder = Path(directory).expanduser()
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"directory={str(folder)!r} is a file; pass a folder path")
@@ -287,19 +288,30 @@ def push_to_hub(
 
     Raises:
         TypeError: If ``model`` was not built by this library.
-        ValueError: If ``repo_id`` is not ``"org/name"``.
+        ValueError: If ``repo_id`` is not ``"org/name"`` or ``revision`` is not a valid branch name.
+        ConnectionError: If ``HF_HUB_OFFLINE=1`` is set or the Hub cannot be reached (found within a second).
 
     Examples:
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn, push_to_hub  # doctest: +SKIP
         >>> push_to_hub(maskrcnn_resnet18_fpn(weights_backbone=None), "me/thin-objects", private=True)  # doctest: +SKIP
     """
+    if isinstance(repo_id, str) and "@" in repo_id:
+        raise ValueError(
+            f"repo_id must look like 'org/name' without an '@revision' suffix (use revision=), got {repo_id!r}"
+        )
+    check_repo_id(repo_id, what="repo_id")
+    check_revision(revision, what="revision")
+    _model_config(model)
+    if hub_is_offline():
+        raise ConnectionError(f"push_to_hub({repo_id!r}): HF_HUB_OFFLINE=1 is set; unset it to upload")
+    unreachable = hub_unreachable_reason()
+    if unreachable is not None:
+        raise ConnectionError(
+            f"push_to_hub({repo_id!r}): the Hub cannot be reached ({unreachable}); connect to the network (or fix "
+            "HF_ENDPOINT / the proxy) and push again, or keep the folder save_pretrained writes"
+        )
     from huggingface_hub import HfApi
 
-    if not is_repo_id(repo_id, allow_revision=False):
-        raise ValueError(
-            f"repo_id must look like 'org/name' (no revision suffix; use revision=), got {repo_id!r}"
-        )
-    _model_config(model)
     api = HfApi(token=token)
     with tempfile.TemporaryDirectory(prefix="maskrcnn-custom-push-") as tmp:
         folder = save_pretrained(model, Path(tmp) / "model", metrics=metrics, repo_id=repo_id, **card_kwargs)

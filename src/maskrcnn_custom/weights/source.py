@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import torch
 
-from .._utils.repo_id import is_repo_id, split_repo_id
+from .._utils.repo_id import check_revision, looks_like_repo_id, split_repo_id
 from .._version import __version__
 from ..models.config import MaskRCNNConfig
 from ..models.validation import validate_config
@@ -119,6 +119,7 @@ def locate(source: Any, *, revision: str | None = None, what: str = "repo_id_or_
             local folder.
         FileNotFoundError: If ``source`` is neither an existing folder nor a Hub repo id.
     """
+    revision = check_revision(revision, what="revision")
     if isinstance(source, str) and source.split(".")[-1] in MaskRCNNWeights.__members__:
         if "/" not in source and not Path(source).exists():
             source = MaskRCNNWeights.from_name(source)
@@ -145,8 +146,8 @@ def locate(source: Any, *, revision: str | None = None, what: str = "repo_id_or_
             )
         return WeightsSource(origin=f"folder {str(folder)!r}", folder=folder)
     if isinstance(source, str):
-        if is_repo_id(source):
-            repo_id, suffix = split_repo_id(source)
+        if looks_like_repo_id(source):
+            repo_id, suffix = split_repo_id(source, what=what)
             if suffix and revision is not None and suffix != revision:
                 raise ValueError(
                     f"{what}={source!r} names revision {suffix!r} but revision={revision!r} was also given; "
