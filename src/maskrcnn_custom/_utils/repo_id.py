@@ -7,7 +7,7 @@ Both are untrusted input that ``huggingface_hub`` turns into cache paths (a revi
   part starting or ending with ``-`` or ``.``, no ``--`` or ``..`` anywhere, at most 96 characters;
 - a revision is a 40-hex commit hash or a git ref name as ``git check-ref-format --allow-onelevel`` accepts
   it: no ``..``, no ``@{``, not ``@``, no leading ``/`` or ``-``, no ``//``, no trailing ``/``, ``.`` or
-  ``.lock``, no component starting with ``.``, no control character, space, ``~ ^ : ? * [ \\``, at most 255
+  ``.lock``, no component starting with ``.``, no control character, space, ``~ ^ : ? * [ \``, at most 255
   characters.
 """
 
