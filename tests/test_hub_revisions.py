@@ -6,7 +6,13 @@ import pytest
 
 from helpers.hub import tiny_model
 from maskrcnn_custom import from_pretrained, maskrcnn_resnet18_fpn, push_to_hub, save_pretrained
-from maskrcnn_custom._utils.repo_id import check_repo_id, check_revision, is_repo_id, is_revision, split_repo_id
+from maskrcnn_custom._utils.repo_id import (
+    check_repo_id,
+    check_revision,
+    is_repo_id,
+    is_revision,
+    split_repo_id,
+)
 from maskrcnn_custom.weights.download import hub_download
 
 ATTACK_SUFFIX = "org/name@../../../../victim.txt"
