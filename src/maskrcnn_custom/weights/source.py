@@ -26,6 +26,7 @@ __all__ = [
     "CONFIG_NAME",
     "FORMAT_VERSION",
     "LIBRARY_NAME",
+    "MAX_CONFIG_BYTES",
     "WEIGHTS_NAME",
     "PretrainedLike",
     "WeightsSource",
@@ -42,6 +43,8 @@ CARD_NAME = "README.md"
 LIBRARY_NAME = "maskrcnn-custom"
 #: Layout version of ``config.json``; a higher one was written by a newer library.
 FORMAT_VERSION = 1
+#: Largest ``config.json`` read (bytes); a saved config is a few kilobytes, even with 10 000 class names.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 #: What ``from_pretrained`` and ``weights=`` accept.
 PretrainedLike = Union[MaskRCNNWeights, str, os.PathLike]
@@ -188,9 +191,15 @@ def parse_config(path: Path, origin: str) -> MaskRCNNConfig:
         ValueError: If the file is not JSON, was not written by this library, was written by a newer major
             version or layout (or has keys this version does not know), or describes an invalid model.
     """
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ValueError(
+            f"{CONFIG_NAME} of {origin} ({str(path)!r}) has {size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a "
+            "saved config can need; it was not written by save_pretrained. Save the model again"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(
             f"{CONFIG_NAME} of {origin} ({str(path)!r}) is not valid JSON ({exc}); the file is corrupt. Download "
             "it again (delete it from the Hugging Face cache first) or save the model again"
