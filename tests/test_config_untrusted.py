@@ -9,7 +9,7 @@ import tracemalloc
 
 import pytest
 
-from helpers.hub import tiny_model
+from helpers.hub import reseal, tiny_model
 from maskrcnn_custom import from_pretrained, maskrcnn_resnet18_fpn, save_pretrained
 from maskrcnn_custom.models.validation import CONFIG_LIMITS, MAX_HEAD_PARAMETERS
 from maskrcnn_custom.weights.source import MAX_CONFIG_BYTES
@@ -26,7 +26,7 @@ def _with(saved, tmp_path, edit):
     data = json.loads((folder / "config.json").read_text())
     edit(data)
     (folder / "config.json").write_text(json.dumps(data))
-    return folder
+    return reseal(folder)  # a hostile publisher writes a matching checksums.json
 
 
 def _set(path, value):
@@ -159,6 +159,7 @@ def test_oversized_and_deeply_nested_files_are_refused(saved, tmp_path):
     deep = tmp_path / "deep"
     shutil.copytree(saved, deep)
     (deep / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    reseal(deep)
     with pytest.raises(ValueError, match="not valid JSON"):
         from_pretrained(deep)
 

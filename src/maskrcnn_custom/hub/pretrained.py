@@ -34,14 +34,14 @@ from ..models.validation import validate_config
 from ..weights.download import hub_is_offline, hub_unreachable_reason
 from ..weights.source import (
     CARD_NAME,
+    CHECKSUMS_NAME,
     CONFIG_NAME,
     FORMAT_VERSION,
     LIBRARY_NAME,
     WEIGHTS_NAME,
     PretrainedLike,
+    build_checksums,
     locate,
-    parse_config,
-    read_weights,
 )
 from .card import render_model_card
 
@@ -106,7 +106,10 @@ def save_pretrained(
     model_name: str | None = None,
     notes: str | None = None,
 ) -> Path:
-    """Save ``model`` as a folder: ``config.json``, ``model.safetensors`` and a ``README.md`` model card.
+    """Save ``model`` as a folder: ``config.json``, ``model.safetensors``, ``README.md`` and ``checksums.json``.
+
+    ``README.md`` is a model card; ``checksums.json`` records the SHA-256 of the other three, and
+    ``from_pretrained`` verifies them before reading anything.
 
     Each file is written atomically (temporary file in the same folder, then ``os.replace``), so an
     interrupted save never leaves a half-written file, and an existing folder is updated in place.
@@ -138,7 +141,7 @@ def save_pretrained(
         >>> model = maskrcnn_resnet18_fpn(weights_backbone=None, num_classes=3)
         >>> folder = save_pretrained(model, tempfile.mkdtemp(), metrics={"segm_mAP": 0.5})
         >>> sorted(p.name for p in folder.iterdir())
-        ['README.md', 'config.json', 'model.safetensors']
+        ['README.md', 'checksums.json', 'config.json', 'model.safetensors']
     """
     from safetensors.torch import save_file
 
@@ -179,6 +182,8 @@ def save_pretrained(
     atomic_write(folder / WEIGHTS_NAME, lambda p: save_file(tensors, str(p), metadata=meta))
     atomic_write_text(folder / CONFIG_NAME, json.dumps(payload, indent=2) + "\n")
     atomic_write_text(folder / CARD_NAME, card)
+    manifest = build_checksums(folder, (WEIGHTS_NAME, CONFIG_NAME, CARD_NAME))
+    atomic_write_text(folder / CHECKSUMS_NAME, json.dumps(manifest, indent=2) + "\n")
     logger.info("saved %s (%d tensors) to %s", config.backbone.name, len(tensors), folder)
     return folder
 
@@ -209,7 +214,9 @@ def from_pretrained(
     """Load a model saved with :func:`save_pretrained`, from a folder or the Hugging Face Hub.
 
     The model is rebuilt from ``config.json`` (so the architecture always matches the weights), the
-    weights are loaded strictly from ``model.safetensors``, and the model is returned in eval mode.
+    weights are loaded strictly from ``model.safetensors``, and the model is returned in eval mode. Both
+    files are checked against ``checksums.json`` before they are read; a folder saved by an older version
+    without one loads with a ``UserWarning``.
     Hub downloads go through ``huggingface_hub``: ``HF_HOME``, ``HF_HUB_OFFLINE=1`` (cache only) and
     ``HF_ENDPOINT`` are honoured.
 
@@ -233,7 +240,8 @@ def from_pretrained(
     Raises:
         FileNotFoundError: If the folder, repo, revision or file does not exist, or nothing is cached while
             offline (the message names what was tried and what to do).
-        ValueError: If ``config.json`` comes from a newer library, or the weights do not fit it, or the
+        ValueError: If ``config.json`` comes from a newer library, or the weights do not fit it, or a file
+            fails its ``checksums.json`` integrity check (the message names the file and both hashes), or the
             weights file is corrupt, or an argument is invalid.
 
     Examples:
@@ -248,8 +256,9 @@ def from_pretrained(
     device = _device(map_location)
     source = locate(repo_id_or_path, revision=revision)
     kw = {"cache_dir": cache_dir, "local_files_only": local_files_only, "token": token, "progress": progress}
-    config = parse_config(source.file(CONFIG_NAME, **kw), source.origin)
-    state = read_weights(source.file(WEIGHTS_NAME, **kw), source.origin)
+    checksums = source.read_checksums(**kw)
+    config = source.read_config(checksums, **kw)
+    state = source.read_state_dict(checksums, **kw)
     return load_state_into_model(config, state, source.origin, num_classes=num_classes, device=device)
 
 

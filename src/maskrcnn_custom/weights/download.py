@@ -107,7 +107,8 @@ def hub_download(
     progress: bool = True,
     what: str = "weights",
     skip_hint: str | None = None,
-) -> Path:
+    missing_ok: bool = False,
+) -> Path | None:
     """Download ``filename`` from ``repo_id`` at ``revision`` into the Hugging Face cache and return its path.
 
     ``HF_ENDPOINT``, ``HF_HOME`` and ``HF_HUB_OFFLINE`` are honoured because the real ``huggingface_hub``
@@ -126,6 +127,8 @@ def hub_download(
         what: The user-facing parameter being resolved, for the error message.
         skip_hint: The last piece of advice in error messages (default: ``"or {what}=None to skip
             pretrained weights"``).
+        missing_ok: Return ``None`` when the repository has no such file at that revision (or, offline, the
+            cache has none) instead of raising.
 
     Returns:
         Path of the file in the cache.
@@ -196,6 +199,8 @@ def hub_download(
             f"private repo, pass a local file or folder instead, {skip}"
         ) from exc
     except hf_utils.LocalEntryNotFoundError as exc:
+        if missing_ok:
+            return None
         if unreachable is not None:
             raise FileNotFoundError(
                 f"{tried}: the Hub at {_endpoint()} cannot be reached ({unreachable}) and the file is not in the "
@@ -208,6 +213,8 @@ def hub_download(
             f"has it, pass a local file or folder instead, {skip}"
         ) from exc
     except hf_utils.EntryNotFoundError as exc:
+        if missing_ok:
+            return None
         raise FileNotFoundError(
             f"{tried}: the repository has no such file at that revision. Check the revision, or that the repo "
             "was written by this library's save_pretrained / push_to_hub"
