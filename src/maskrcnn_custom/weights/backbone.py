@@ -188,6 +188,8 @@ class ResNet152BackboneWeights(BackboneWeightsEnum):
         "IMAGENET1K_V1",
         revision="1f8fa579af406a6f10e457a6dce6909c9157a70f",
         revision_source=f"{_HF}/resnet152.tv_in1k/tree/1f8fa579af406a6f10e457a6dce6909c9157a70f",
+        sha256="15897077afdf4d6334dc0c3f8e6fb483afb3faa9298c139f3c6eb29bca6ae5b2",
+        sha256_source=f"{_HF}/resnet152.tv_in1k/blob/main/model.safetensors",
     )
     IMAGENET1K_V2 = _tv(
         "resnet152",
