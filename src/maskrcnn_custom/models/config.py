@@ -236,7 +236,9 @@ class MaskRCNNConfig:
                 kwargs[key] = parts[key](**{k: _tuple_of_tuples(v) for k, v in value.items()})
             elif key == "detector_kwargs":
                 if not isinstance(value, Mapping):
-                    raise TypeError(f"config['detector_kwargs'] must be a mapping, got {type(value).__name__}")
+                    raise TypeError(
+                        f"config['detector_kwargs'] must be a mapping, got {type(value).__name__}"
+                    )
                 kwargs[key] = {str(k): _tuple_of_tuples(v) for k, v in value.items()}
             else:
                 kwargs[key] = _tuple_of_tuples(value)
