@@ -152,3 +152,16 @@ def test_every_member_records_its_source_and_metrics():
             assert w.meta["revision_pinned"] == (w.revision != "main")
             if w.revision != "main":
                 assert w.revision in w.meta["revision_source"]
+
+
+def test_pinned_sha256_values_are_well_formed_and_sourced():
+    pinned = []
+    for arch in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
+        for member in backbone_weights_enum(arch):
+            w = member.value
+            if w.sha256 is not None:
+                assert len(w.sha256) == 64 and int(w.sha256, 16) >= 0
+                assert w.meta["sha256_source"].startswith(f"https://huggingface.co/{w.repo_id}/blob/")
+                assert w.revision != "main"
+                pinned.append(w.repo_id)
+    assert "timm/resnet152.tv_in1k" in pinned and len(pinned) >= 3

@@ -73,7 +73,12 @@ def test_seed_state_dict_converts_and_predicts_identically(seed_pth, tmp_path):
         rpn_pre_nms_top_n_test=50,
         rpn_post_nms_top_n_test=20,
     )
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "checksums.json",
+        "config.json",
+        "model.safetensors",
+    ]
     config = json.loads((out / "config.json").read_text())
     assert config["backbone"] == {
         "name": "resnet18",
@@ -153,7 +158,7 @@ def test_cli_convert(seed_pth, tmp_path, capsys):
     code = main(["convert", str(path), str(out), "--arch", "resnet18", "--class-names", "bg,rod", "--json"])
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["files"] == ["README.md", "config.json", "model.safetensors"]
+    assert printed["files"] == ["README.md", "checksums.json", "config.json", "model.safetensors"]
     loaded = from_pretrained(out)
     assert loaded.config.class_names == ("bg", "rod")
     assert torch.equal(

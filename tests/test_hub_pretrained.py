@@ -10,7 +10,14 @@ import torch
 from safetensors.torch import load_file
 
 import maskrcnn_custom
-from helpers.hub import assert_same_predictions, assert_same_state, predict, tiny_model
+from helpers.hub import (
+    assert_same_predictions,
+    assert_same_state,
+    predict,
+    reseal,
+    tiny_model,
+    write_resealed,
+)
 from maskrcnn_custom import (
     MaskRCNNWeights,
     from_pretrained,
@@ -52,7 +59,12 @@ def reference(model):
 
 
 def test_save_pretrained_writes_config_weights_and_card(model, saved):
-    assert sorted(p.name for p in saved.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert sorted(p.name for p in saved.iterdir()) == [
+        "README.md",
+        "checksums.json",
+        "config.json",
+        "model.safetensors",
+    ]
     config = json.loads((saved / "config.json").read_text())
     assert config["library_name"] == "maskrcnn-custom"
     assert config["library_version"] == maskrcnn_custom.__version__
@@ -91,7 +103,12 @@ def test_save_is_atomic_a_failed_write_keeps_the_old_file(model, tmp_path, monke
     with pytest.raises(OSError, match=r"disk full"):
         save_pretrained(model, folder)
     assert (folder / "model.safetensors").read_bytes() == before
-    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "README.md",
+        "checksums.json",
+        "config.json",
+        "model.safetensors",
+    ]
 
 
 def test_save_pretrained_rejects_bad_input_before_writing(model, tmp_path):
@@ -178,17 +195,17 @@ def test_config_from_a_newer_library_is_refused(saved, tmp_path):
     folder = _copy(saved, tmp_path)
     config = json.loads((folder / "config.json").read_text())
     config["library_version"] = "99.0.0"
-    (folder / "config.json").write_text(json.dumps(config))
+    write_resealed(folder, "config.json", json.dumps(config))
     with pytest.raises(ValueError, match=r"99\.0\.0.*newer major version.*pip install -U maskrcnn-custom"):
         from_pretrained(folder)
     config["library_version"] = maskrcnn_custom.__version__
     config["rotated_boxes"] = True  # a key this version does not know
-    (folder / "config.json").write_text(json.dumps(config))
+    write_resealed(folder, "config.json", json.dumps(config))
     with pytest.raises(ValueError, match=r"unknown keys \['rotated_boxes'\].*upgrade"):
         from_pretrained(folder)
     config.pop("rotated_boxes")
     config["format_version"] = 2
-    (folder / "config.json").write_text(json.dumps(config))
+    write_resealed(folder, "config.json", json.dumps(config))
     with pytest.raises(ValueError, match=r"format_version=2"):
         from_pretrained(folder)
 
@@ -203,7 +220,7 @@ def test_shape_mismatch_lists_the_keys(saved, tmp_path):
     folder = _copy(saved, tmp_path)
     config = json.loads((folder / "config.json").read_text())
     config["mask_head"]["hidden_dim"] = 48
-    (folder / "config.json").write_text(json.dumps(config))
+    write_resealed(folder, "config.json", json.dumps(config))
     with pytest.raises(ValueError) as info:
         from_pretrained(folder)
     message = str(info.value)
@@ -216,19 +233,19 @@ def test_shape_mismatch_lists_the_keys(saved, tmp_path):
 def test_corrupt_safetensors_says_what_to_do(saved, tmp_path):
     folder = _copy(saved, tmp_path)
     data = (folder / "model.safetensors").read_bytes()
-    (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
+    write_resealed(folder, "model.safetensors", data[: len(data) // 2])
     with pytest.raises(
         ValueError, match=r"model\.safetensors of folder .* corrupt or truncated.*save the model again"
     ):
         from_pretrained(folder)
-    (folder / "model.safetensors").write_bytes(b"\x00" * 64)
+    write_resealed(folder, "model.safetensors", b"\x00" * 64)
     with pytest.raises(ValueError, match=r"corrupt or truncated"):
         from_pretrained(folder)
 
 
 def test_corrupt_config_json(saved, tmp_path):
     folder = _copy(saved, tmp_path)
-    (folder / "config.json").write_text("{not json")
+    write_resealed(folder, "config.json", "{not json")
     with pytest.raises(ValueError, match=r"config.json of folder .* is not valid JSON"):
         from_pretrained(folder)
 
@@ -349,8 +366,8 @@ def test_builder_weights_conflicts(saved, hub_stand_in):
 # ------------------------------------------------------------------------------------------ push_to_hub
 
 
-def test_push_to_hub_uploads_the_save_pretrained_folder(model, monkeypatch):
-    """HfApi's methods are replaced by recorders (the stand-in serves downloads only)."""
+def test_push_to_hub_uploads_the_save_pretrained_folder(model, monkeypatch, hub_stand_in):
+    """HfApi's methods are replaced by recorders (the stand-in serves downloads only; it makes the Hub reachable)."""
     from huggingface_hub import HfApi
 
     calls = []
@@ -385,7 +402,7 @@ def test_push_to_hub_uploads_the_save_pretrained_folder(model, monkeypatch):
     assert calls[0] == ("create_repo", "org/thin", {"private": True, "exist_ok": True, "repo_type": "model"})
     assert calls[1] == ("create_branch", "org/thin", {"branch": "v1", "exist_ok": True, "repo_type": "model"})
     _, files, num_classes, kwargs, card = calls[2]
-    assert files == ["README.md", "config.json", "model.safetensors"] and num_classes == 3
+    assert files == ["README.md", "checksums.json", "config.json", "model.safetensors"] and num_classes == 3
     assert kwargs["repo_id"] == "org/thin" and kwargs["commit_message"] == "first weights"
     assert kwargs["revision"] == "v1"
     assert 'from_pretrained("org/thin")' in card
@@ -404,6 +421,7 @@ def test_non_finite_weights_are_refused_naming_the_tensors(saved, tmp_path):
     # Finite values whose sum overflows must not be mistaken for bad weights.
     state["roi_heads.box_head.fc7.weight"][:2] = 3.0e38
     save_file(state, str(folder / "model.safetensors"))
+    reseal(folder)
     with pytest.raises(FloatingPointError) as info:
         from_pretrained(folder)
     message = str(info.value)

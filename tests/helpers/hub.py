@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 
 from helpers.models import hub_model as tiny_model
+from maskrcnn_custom.weights.source import CHECKSUMS_NAME, build_checksums
 
-__all__ = ["assert_same_predictions", "assert_same_state", "images", "predict", "tiny_model"]
+__all__ = [
+    "assert_same_predictions",
+    "assert_same_state",
+    "images",
+    "predict",
+    "reseal",
+    "tiny_model",
+    "write_resealed",
+]
+
+
+def reseal(folder: Path) -> Path:
+    """Rewrite ``checksums.json`` for the folder's current files, as a publisher of edited files would."""
+    names = [p.name for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS_NAME]
+    (folder / CHECKSUMS_NAME).write_text(json.dumps(build_checksums(folder, names)))
+    return folder
+
+
+def write_resealed(folder: Path, name: str, data: str | bytes) -> None:
+    """Replace ``folder/name`` with ``data`` and :func:`reseal` the folder (to test checks after the manifest's)."""
+    path = folder / name
+    path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data)
+    reseal(folder)
 
 
 def images(seed: int = 1) -> list[torch.Tensor]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
 from .._version import __version__
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "cli_message", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -28,6 +29,34 @@ COMMANDS: tuple[str, ...] = (
     "export",
     "demo",
 )
+
+
+#: Python argument spellings in library messages and the command-line flags that set them.
+_FLAG_SPELLINGS: tuple[tuple[str, str], ...] = (
+    (r"\bweights_backbone=None\b", "--weights-backbone none"),
+    (r"\bweights_backbone=", "--weights-backbone "),
+    (r"\bweights_backbone: ", "--weights-backbone: "),
+    (r"\brepo_id_or_path=", "--weights "),
+    (r"\bfrom_pretrained: ", "--weights: "),
+    (r"\bweights=", "--weights "),
+    (r"pass revision=None for the default branch", "drop the '@revision' suffix for the default branch"),
+    (r"\bcache_dir=", "HF_HOME="),
+    (r"\btoken=", "HF_TOKEN="),
+    (r" ?\(offline, HF_HUB_OFFLINE=1 or local_files_only=True\)", " (offline or HF_HUB_OFFLINE=1)"),
+)
+
+
+def cli_message(message: str) -> str:
+    """Rewrite a library error message for the command line: Python arguments become the CLI flags.
+
+    Examples:
+        >>> from maskrcnn_custom.cli import cli_message
+        >>> cli_message("pass a local file, or weights_backbone=None to skip pretrained weights")
+        'pass a local file, or --weights-backbone none to skip pretrained weights'
+    """
+    for pattern, flag in _FLAG_SPELLINGS:
+        message = re.sub(pattern, flag, message)
+    return message
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -70,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``) and return the exit code.
 
-    Errors the library raises for bad input (``ValueError``, ``TypeError``, ``FileNotFoundError``, ...) are
-    printed as one line, without a traceback, with exit code 2.
+    Errors the library raises for bad input (``ValueError``, ``TypeError``, ``FileNotFoundError``,
+    ``ConnectionError``, ...) are printed as one line, without a traceback, with exit code 2, naming the
+    command-line flags (``--weights-backbone none``) rather than the Python arguments behind them.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -87,8 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         FileExistsError,
         FloatingPointError,
         ImportError,
+        ConnectionError,
     ) as exc:
         if args.verbose:
             raise
-        print(f"maskrcnn-custom {args.command}: error: {exc}", file=sys.stderr)
+        print(f"maskrcnn-custom {args.command}: error: {cli_message(str(exc))}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ import torch
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
 from .._utils.atomic import atomic_write, atomic_write_text
-from .._utils.repo_id import is_repo_id
+from .._utils.repo_id import check_repo_id, check_revision
 from .._version import __version__
 from ..models.config import MaskRCNNConfig
 from ..models.loading import (
@@ -31,16 +31,17 @@ from ..models.loading import (
     load_state_into_model,
 )
 from ..models.validation import validate_config
+from ..weights.download import hub_is_offline, hub_unreachable_reason
 from ..weights.source import (
     CARD_NAME,
+    CHECKSUMS_NAME,
     CONFIG_NAME,
     FORMAT_VERSION,
     LIBRARY_NAME,
     WEIGHTS_NAME,
     PretrainedLike,
+    build_checksums,
     locate,
-    parse_config,
-    read_weights,
 )
 from .card import render_model_card
 
@@ -105,7 +106,10 @@ def save_pretrained(
     model_name: str | None = None,
     notes: str | None = None,
 ) -> Path:
-    """Save ``model`` as a folder: ``config.json``, ``model.safetensors`` and a ``README.md`` model card.
+    """Save ``model`` as a folder: ``config.json``, ``model.safetensors``, ``README.md`` and ``checksums.json``.
+
+    ``README.md`` is a model card; ``checksums.json`` records the SHA-256 of the other three, and
+    ``from_pretrained`` verifies them before reading anything.
 
     Each file is written atomically (temporary file in the same folder, then ``os.replace``), so an
     interrupted save never leaves a half-written file, and an existing folder is updated in place.
@@ -137,7 +141,7 @@ def save_pretrained(
         >>> model = maskrcnn_resnet18_fpn(weights_backbone=None, num_classes=3)
         >>> folder = save_pretrained(model, tempfile.mkdtemp(), metrics={"segm_mAP": 0.5})
         >>> sorted(p.name for p in folder.iterdir())
-        ['README.md', 'config.json', 'model.safetensors']
+        ['README.md', 'checksums.json', 'config.json', 'model.safetensors']
     """
     from safetensors.torch import save_file
 
@@ -148,8 +152,8 @@ def save_pretrained(
             raise TypeError(f"class_names must be a sequence of strings, got {type(class_names).__name__}")
         config = config.replace(class_names=tuple(class_names))
         validate_config(config)
-    if repo_id is not None and not is_repo_id(repo_id, allow_revision=False):
-        raise ValueError(f"repo_id must look like 'org/name', got {repo_id!r}")
+    if repo_id is not None:
+        check_repo_id(repo_id, what="repo_id")
     folder = Path(directory).expanduser()
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"directory={str(folder)!r} is a file; pass a folder path")
@@ -178,6 +182,8 @@ def save_pretrained(
     atomic_write(folder / WEIGHTS_NAME, lambda p: save_file(tensors, str(p), metadata=meta))
     atomic_write_text(folder / CONFIG_NAME, json.dumps(payload, indent=2) + "\n")
     atomic_write_text(folder / CARD_NAME, card)
+    manifest = build_checksums(folder, (WEIGHTS_NAME, CONFIG_NAME, CARD_NAME))
+    atomic_write_text(folder / CHECKSUMS_NAME, json.dumps(manifest, indent=2) + "\n")
     logger.info("saved %s (%d tensors) to %s", config.backbone.name, len(tensors), folder)
     return folder
 
@@ -208,7 +214,9 @@ def from_pretrained(
     """Load a model saved with :func:`save_pretrained`, from a folder or the Hugging Face Hub.
 
     The model is rebuilt from ``config.json`` (so the architecture always matches the weights), the
-    weights are loaded strictly from ``model.safetensors``, and the model is returned in eval mode.
+    weights are loaded strictly from ``model.safetensors``, and the model is returned in eval mode. Both
+    files are checked against ``checksums.json`` before they are read; a folder saved by an older version
+    without one loads with a ``UserWarning``.
     Hub downloads go through ``huggingface_hub``: ``HF_HOME``, ``HF_HUB_OFFLINE=1`` (cache only) and
     ``HF_ENDPOINT`` are honoured.
 
@@ -232,7 +240,8 @@ def from_pretrained(
     Raises:
         FileNotFoundError: If the folder, repo, revision or file does not exist, or nothing is cached while
             offline (the message names what was tried and what to do).
-        ValueError: If ``config.json`` comes from a newer library, or the weights do not fit it, or the
+        ValueError: If ``config.json`` comes from a newer library, or the weights do not fit it, or a file
+            fails its ``checksums.json`` integrity check (the message names the file and both hashes), or the
             weights file is corrupt, or an argument is invalid.
 
     Examples:
@@ -247,8 +256,9 @@ def from_pretrained(
     device = _device(map_location)
     source = locate(repo_id_or_path, revision=revision)
     kw = {"cache_dir": cache_dir, "local_files_only": local_files_only, "token": token, "progress": progress}
-    config = parse_config(source.file(CONFIG_NAME, **kw), source.origin)
-    state = read_weights(source.file(WEIGHTS_NAME, **kw), source.origin)
+    checksums = source.read_checksums(**kw)
+    config = source.read_config(checksums, **kw)
+    state = source.read_state_dict(checksums, **kw)
     return load_state_into_model(config, state, source.origin, num_classes=num_classes, device=device)
 
 
@@ -287,19 +297,30 @@ def push_to_hub(
 
     Raises:
         TypeError: If ``model`` was not built by this library.
-        ValueError: If ``repo_id`` is not ``"org/name"``.
+        ValueError: If ``repo_id`` is not ``"org/name"`` or ``revision`` is not a valid branch name.
+        ConnectionError: If ``HF_HUB_OFFLINE=1`` is set or the Hub cannot be reached (found within a second).
 
     Examples:
         >>> from maskrcnn_custom import maskrcnn_resnet18_fpn, push_to_hub  # doctest: +SKIP
         >>> push_to_hub(maskrcnn_resnet18_fpn(weights_backbone=None), "me/thin-objects", private=True)  # doctest: +SKIP
     """
+    if isinstance(repo_id, str) and "@" in repo_id:
+        raise ValueError(
+            f"repo_id must look like 'org/name' without an '@revision' suffix (use revision=), got {repo_id!r}"
+        )
+    check_repo_id(repo_id, what="repo_id")
+    check_revision(revision, what="revision")
+    _model_config(model)
+    if hub_is_offline():
+        raise ConnectionError(f"push_to_hub({repo_id!r}): HF_HUB_OFFLINE=1 is set; unset it to upload")
+    unreachable = hub_unreachable_reason()
+    if unreachable is not None:
+        raise ConnectionError(
+            f"push_to_hub({repo_id!r}): the Hub cannot be reached ({unreachable}); connect to the network (or fix "
+            "HF_ENDPOINT / the proxy) and push again, or keep the folder save_pretrained writes"
+        )
     from huggingface_hub import HfApi
 
-    if not is_repo_id(repo_id, allow_revision=False):
-        raise ValueError(
-            f"repo_id must look like 'org/name' (no revision suffix; use revision=), got {repo_id!r}"
-        )
-    _model_config(model)
     api = HfApi(token=token)
     with tempfile.TemporaryDirectory(prefix="maskrcnn-custom-push-") as tmp:
         folder = save_pretrained(model, Path(tmp) / "model", metrics=metrics, repo_id=repo_id, **card_kwargs)

@@ -21,9 +21,11 @@ from .config import (
 )
 from .init import init_output_layers
 from .registry import get_model, get_model_builder, list_models, register_model
-from .validation import validate_config
+from .validation import CONFIG_LIMITS, MAX_HEAD_PARAMETERS, validate_config
 
 __all__ = [
+    "CONFIG_LIMITS",
+    "MAX_HEAD_PARAMETERS",
     "SEED_ANCHOR_SIZES",
     "SEED_ASPECT_RATIOS",
     "AnchorConfig",

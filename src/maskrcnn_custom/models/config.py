@@ -235,7 +235,11 @@ class MaskRCNNConfig:
                 _check_keys(parts[key], value, f"config[{key!r}]")
                 kwargs[key] = parts[key](**{k: _tuple_of_tuples(v) for k, v in value.items()})
             elif key == "detector_kwargs":
-                kwargs[key] = {str(k): _tuple_of_tuples(v) for k, v in dict(value).items()}
+                if not isinstance(value, Mapping):
+                    raise TypeError(
+                        f"config['detector_kwargs'] must be a mapping, got {type(value).__name__}"
+                    )
+                kwargs[key] = {str(k): _tuple_of_tuples(v) for k, v in value.items()}
             else:
                 kwargs[key] = _tuple_of_tuples(value)
         return cls(**kwargs)

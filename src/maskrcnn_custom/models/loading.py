@@ -17,7 +17,7 @@ from torchvision.models.detection.mask_rcnn import MaskRCNN
 
 from .._utils.checks import check_int
 from .._utils.state_dict import compare_state_dicts
-from ..weights.source import CONFIG_NAME, WEIGHTS_NAME, WeightsSource, locate, parse_config, read_weights
+from ..weights.source import CONFIG_NAME, WEIGHTS_NAME, WeightsSource, locate
 from .config import MaskRCNNConfig, as_level_tuples
 from .network import build_model
 from .validation import check_detector_kwargs, validate_config
@@ -241,7 +241,8 @@ def build_with_weights(
     """
     check_num_classes(num_classes)
     source: WeightsSource = locate(weights, what="weights")
-    config = parse_config(source.file(CONFIG_NAME, progress=progress), source.origin)
+    checksums = source.read_checksums(progress=progress)
+    config = source.read_config(checksums, progress=progress)
     if config.backbone.name != arch:
         raise ValueError(
             f"weights={source.origin} are for a {config.backbone.name} backbone but maskrcnn_{arch}_fpn builds a "
@@ -254,5 +255,5 @@ def build_with_weights(
             f"from_pretrained(..., num_classes={num_classes}), which re-initialises only the class-dependent layers"
         )
     config = apply_overrides(config, overrides, source.origin)
-    state = read_weights(source.file(WEIGHTS_NAME, progress=progress), source.origin)
+    state = source.read_state_dict(checksums, progress=progress)
     return load_state_into_model(config, state, source.origin)

@@ -10,16 +10,66 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
 from torchvision.models.detection.faster_rcnn import FasterRCNN
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
-from .._utils.checks import check_int, is_int, is_number
+from .._utils.checks import check_int, check_number, is_int, is_number
 from .config import BACKBONE_NAMES, NORM_LAYERS, MaskRCNNConfig, RoIPoolConfig
 
-__all__ = ["DETECTOR_KWARGS", "STRUCTURAL_KWARGS", "validate_config"]
+__all__ = ["CONFIG_LIMITS", "DETECTOR_KWARGS", "MAX_HEAD_PARAMETERS", "STRUCTURAL_KWARGS", "validate_config"]
+
+#: Upper bounds of the config's sizes and counts. A ``config.json`` is untrusted input: these caps keep a
+#: hostile one from allocating gigabytes (or running for minutes) before anything fails. Each is far above
+#: what a Mask R-CNN for small images needs; the message of a value above its cap names the cap.
+CONFIG_LIMITS: Mapping[str, int] = {
+    "num_classes": 10_000,
+    "out_channels": 1024,
+    "anchors_per_location": 64,
+    "anchor_size": 4096,
+    "pool_output_size": 64,
+    "sampling_ratio": 16,
+    "representation_size": 8192,
+    "mask_head_layers": 16,
+    "mask_conv_width": 2048,
+    "mask_dilation": 8,
+    "mask_hidden_dim": 4096,
+    "image_size": 4096,
+    "min_size_scales": 32,
+    "batch_size_per_image": 16_384,
+    "nms_top_n": 100_000,
+    "detections_per_img": 10_000,
+    "size_divisible": 256,
+    "class_name_length": 256,
+}
+#: Largest number of parameters the RoI heads may have (about 1 GiB in float32); the box head's first
+#: layer (``out_channels * pool height * pool width * representation_size``) dominates.
+MAX_HEAD_PARAMETERS = 1 << 28
+
+_FRACTION_KWARGS = (
+    "rpn_nms_thresh",
+    "rpn_fg_iou_thresh",
+    "rpn_bg_iou_thresh",
+    "rpn_positive_fraction",
+    "rpn_score_thresh",
+    "box_score_thresh",
+    "box_nms_thresh",
+    "box_fg_iou_thresh",
+    "box_bg_iou_thresh",
+    "box_positive_fraction",
+)
+_COUNT_KWARGS = {
+    "rpn_pre_nms_top_n_train": "nms_top_n",
+    "rpn_pre_nms_top_n_test": "nms_top_n",
+    "rpn_post_nms_top_n_train": "nms_top_n",
+    "rpn_post_nms_top_n_test": "nms_top_n",
+    "box_detections_per_img": "detections_per_img",
+    "box_batch_size_per_image": "batch_size_per_image",
+    "size_divisible": "size_divisible",
+}
 
 #: ``MaskRCNN`` arguments the library builds itself, with the builder parameter to use instead.
 STRUCTURAL_KWARGS: dict[str, str] = {
@@ -72,6 +122,62 @@ def check_detector_kwargs(kwargs: Mapping[str, Any]) -> None:
                 f"{key}= must be a number, string, bool, None or a list/tuple of those so the model config can "
                 f"be saved as JSON; got {type(value).__name__}."
             )
+        _check_detector_value(key, value)
+    for fg, bg in (("rpn_fg_iou_thresh", "rpn_bg_iou_thresh"), ("box_fg_iou_thresh", "box_bg_iou_thresh")):
+        if fg in kwargs and bg in kwargs and kwargs[bg] > kwargs[fg]:
+            raise ValueError(
+                f"{bg}={kwargs[bg]!r} must not exceed {fg}={kwargs[fg]!r} (torchvision's Matcher requires "
+                "low <= high); lower the first or raise the second"
+            )
+
+
+def _cap(key: str) -> int:
+    return CONFIG_LIMITS[key]
+
+
+def _check_positive(value: Any, name: str, cap_key: str) -> None:
+    cap = _cap(cap_key)
+    if not is_int(value) or not 0 < value <= cap:
+        raise ValueError(
+            f"{name} must be a positive int <= {cap} (the cap keeps memory bounded), got {value!r}"
+        )
+
+
+def _check_detector_value(key: str, value: Any) -> None:
+    """Type and range of one ``MaskRCNN`` keyword argument (``key`` is already known to be accepted)."""
+    if key in _FRACTION_KWARGS:
+        check_number(value, f"{key}=", minimum=0, maximum=1, hint="a threshold or fraction in [0, 1]")
+    elif key in _COUNT_KWARGS:
+        cap = _cap(_COUNT_KWARGS[key])
+        check_int(value, f"{key}=", minimum=1, maximum=cap, hint=f"the cap {cap} keeps memory bounded")
+    elif key in ("image_mean", "image_std"):
+        if (
+            not isinstance(value, (list, tuple))
+            or len(value) != 3
+            or not all(is_number(v) for v in value)
+            or (key == "image_std" and not all(v > 0 for v in value))
+        ):
+            what = "positive" if key == "image_std" else "finite"
+            raise ValueError(f"{key}= must be 3 numbers (one per RGB channel, {what}), got {value!r}")
+    elif key == "bbox_reg_weights":
+        if value is not None and (
+            not isinstance(value, (list, tuple))
+            or len(value) != 4
+            or not all(is_number(v) and v > 0 for v in value)
+        ):
+            raise ValueError(
+                f"bbox_reg_weights= must be None or 4 positive numbers (wx, wy, ww, wh), got {value!r}"
+            )
+    elif key == "fixed_size":
+        cap = _cap("image_size")
+        if value is not None and (
+            not isinstance(value, (list, tuple))
+            or len(value) != 2
+            or not all(is_int(v) and 1 <= v <= cap for v in value)
+        ):
+            raise ValueError(
+                f"fixed_size= must be None or (height, width), two ints in [1, {cap}], got {value!r}"
+            )
 
 
 def _json_value(value: Any) -> bool:
@@ -101,12 +207,16 @@ def _check_pool(pool: Any, name: str, featmaps: tuple[str, ...]) -> None:
         )
     size = pool.output_size
     sizes = (size,) if not isinstance(size, tuple) else size
-    if len(sizes) not in (1, 2) or not all(is_int(s) and s > 0 for s in sizes):
-        raise ValueError(f"{name}.output_size must be a positive int or a (height, width) pair, got {size!r}")
-    if not is_int(pool.sampling_ratio) or pool.sampling_ratio < 0:
+    cap = _cap("pool_output_size")
+    if len(sizes) not in (1, 2) or not all(is_int(s) and 0 < s <= cap for s in sizes):
         raise ValueError(
-            f"{name}.sampling_ratio must be an int >= 0 (0 lets RoIAlign choose adaptively), "
-            f"got {pool.sampling_ratio!r}"
+            f"{name}.output_size must be a positive int <= {cap} or a (height, width) pair of them, got {size!r}"
+        )
+    ratio_cap = _cap("sampling_ratio")
+    if not is_int(pool.sampling_ratio) or not 0 <= pool.sampling_ratio <= ratio_cap:
+        raise ValueError(
+            f"{name}.sampling_ratio must be an int >= 0 (0 lets RoIAlign choose adaptively) and at most the cap "
+            f"{ratio_cap}, got {pool.sampling_ratio!r}"
         )
 
 
@@ -132,13 +242,19 @@ def validate_config(config: MaskRCNNConfig) -> None:
         raise ValueError(
             f"num_classes must be an int >= 2 (your object classes plus the background), got {config.num_classes!r}"
         )
+    check_int(
+        config.num_classes, "num_classes", maximum=_cap("num_classes"), hint="the cap keeps memory bounded"
+    )
     if config.class_names is not None:
-        if len(config.class_names) != config.num_classes or not all(
-            isinstance(n, str) for n in config.class_names
+        if (
+            not isinstance(config.class_names, tuple)
+            or len(config.class_names) != config.num_classes
+            or not all(isinstance(n, str) and len(n) <= _cap("class_name_length") for n in config.class_names)
         ):
             raise ValueError(
                 f"class_names must hold num_classes={config.num_classes} strings, background first "
-                f"(e.g. ('__background__', 'fibre')), got {config.class_names!r}"
+                f"(e.g. ('__background__', 'fibre')), each at most {_cap('class_name_length')} characters, got "
+                f"{_short(config.class_names)}"
             )
 
     # Backbone.
@@ -169,12 +285,14 @@ def validate_config(config: MaskRCNNConfig) -> None:
         raise ValueError(
             f"backbone returned_layers must be increasing ResNet stages in 1..4, e.g. (1, 2, 3, 4), got {rl!r}"
         )
-    if not is_int(bb.out_channels) or bb.out_channels <= 0:
-        raise ValueError(f"backbone out_channels must be a positive int, got {bb.out_channels!r}")
+    _check_positive(bb.out_channels, "backbone out_channels", "out_channels")
     featmaps = bb.featmap_names
 
     # Anchors.
     sizes, ratios = config.anchors.sizes, config.anchors.aspect_ratios
+    for name, value in (("anchor_sizes", sizes), ("aspect_ratios", ratios)):
+        if not isinstance(value, tuple) or not all(isinstance(level, tuple) for level in value):
+            raise TypeError(f"{name} must be one tuple of numbers per feature map, got {_short(value)}")
     if len(sizes) != len(featmaps):
         raise ValueError(
             f"anchor_sizes has {len(sizes)} levels but the backbone returns {len(featmaps)} feature maps "
@@ -186,11 +304,15 @@ def validate_config(config: MaskRCNNConfig) -> None:
             f"tuple per level, or a flat tuple such as (0.5, 1.0, 2.0) to use it on every level."
         )
     for i, level in enumerate(sizes):
-        if not level or not all(is_number(s) and s > 0 for s in level):
-            raise ValueError(f"anchor_sizes[{i}] must hold positive numbers, got {level!r}")
+        if not level or not all(is_number(s) and 0 < s <= _cap("anchor_size") for s in level):
+            raise ValueError(
+                f"anchor_sizes[{i}] must hold positive numbers <= {_cap('anchor_size')}, got {_short(level)}"
+            )
     for i, level in enumerate(ratios):
         if not level or not all(is_number(r) and r > 0 for r in level):
-            raise ValueError(f"aspect_ratios[{i}] must hold positive numbers (height / width), got {level!r}")
+            raise ValueError(
+                f"aspect_ratios[{i}] must hold positive numbers (height / width), got {_short(level)}"
+            )
     per_level = config.anchors.num_anchors_per_location
     if len(set(per_level)) != 1:
         raise ValueError(
@@ -198,39 +320,73 @@ def validate_config(config: MaskRCNNConfig) -> None:
             f"len(aspect_ratios[i])), because one RPN head is shared by all levels; got {list(per_level)}. "
             "Give each level the same number of sizes and of ratios."
         )
+    if per_level[0] > _cap("anchors_per_location"):
+        raise ValueError(
+            f"{per_level[0]} anchors per location (len(anchor_sizes[i]) * len(aspect_ratios[i])) exceed the cap "
+            f"{_cap('anchors_per_location')}; use fewer sizes or ratios per level"
+        )
 
     # RoI pools and heads.
     _check_pool(config.box_roi_pool, "box_roi_pool", featmaps)
     _check_pool(config.mask_roi_pool, "mask_roi_pool", featmaps)
     rep = config.box_head.representation_size
-    if not is_int(rep) or rep <= 0:
-        raise ValueError(f"box_head.representation_size must be a positive int, got {rep!r}")
+    _check_positive(rep, "box_head.representation_size", "representation_size")
     mh = config.mask_head
+    width = _cap("mask_conv_width")
     if (
         not isinstance(mh.conv_layers, tuple)
-        or not mh.conv_layers
-        or not all(is_int(c) and c > 0 for c in mh.conv_layers)
+        or not 1 <= len(mh.conv_layers) <= _cap("mask_head_layers")
+        or not all(is_int(c) and 0 < c <= width for c in mh.conv_layers)
     ):
         raise ValueError(
-            f"mask_head_layers must be a non-empty tuple of positive ints, got {mh.conv_layers!r}"
+            f"mask_head_layers must be a non-empty tuple of at most {_cap('mask_head_layers')} positive ints "
+            f"<= {width} (the caps), got "
+            f"{_short(mh.conv_layers)}"
         )
-    if not is_int(mh.dilation) or mh.dilation < 1:
-        raise ValueError(f"mask head dilation must be an int >= 1, got {mh.dilation!r}")
-    if not is_int(mh.hidden_dim) or mh.hidden_dim <= 0:
-        raise ValueError(f"mask_hidden_dim must be a positive int, got {mh.hidden_dim!r}")
+    check_int(mh.dilation, "mask head dilation", minimum=1, maximum=_cap("mask_dilation"))
+    _check_positive(mh.hidden_dim, "mask_hidden_dim", "mask_hidden_dim")
+    heads = _head_parameters(config)
+    if heads > MAX_HEAD_PARAMETERS:
+        raise ValueError(
+            f"the RoI heads would have about {heads:,} parameters, above the cap {MAX_HEAD_PARAMETERS:,}; lower "
+            "box_head.representation_size, box_roi_pool.output_size, backbone out_channels, mask_head_layers or "
+            "mask_hidden_dim"
+        )
 
     # Image sizes and sampling.
     mins = config.min_size if isinstance(config.min_size, tuple) else (config.min_size,)
-    if not mins or not all(is_int(m) and m > 0 for m in mins):
-        raise ValueError(f"min_size must be a positive int (or a tuple of them), got {config.min_size!r}")
-    if not is_int(config.max_size) or config.max_size < max(mins):
-        raise ValueError(f"max_size must be an int >= min_size ({max(mins)}), got {config.max_size!r}")
-    if not is_int(config.rpn_batch_size_per_image) or config.rpn_batch_size_per_image <= 0:
+    side = _cap("image_size")
+    if not 1 <= len(mins) <= _cap("min_size_scales") or not all(is_int(m) and 0 < m <= side for m in mins):
         raise ValueError(
-            f"rpn_batch_size_per_image must be a positive int, got {config.rpn_batch_size_per_image!r}"
+            f"min_size must be a positive int <= {side} (or a tuple of at most {_cap('min_size_scales')} of "
+            f"them), got {_short(config.min_size)}"
         )
+    if not is_int(config.max_size) or not max(mins) <= config.max_size <= side:
+        raise ValueError(
+            f"max_size must be an int >= min_size ({max(mins)}) and <= {side} (the cap), got {config.max_size!r}"
+        )
+    _check_positive(config.rpn_batch_size_per_image, "rpn_batch_size_per_image", "batch_size_per_image")
+    if not isinstance(config.detector_kwargs, Mapping):
+        raise TypeError(f"detector_kwargs must be a mapping, got {type(config.detector_kwargs).__name__}")
     check_detector_kwargs(config.detector_kwargs)
-    for key in ("image_mean", "image_std"):
-        value = config.detector_kwargs.get(key)
-        if value is not None and (not isinstance(value, (list, tuple)) or len(value) != 3):
-            raise ValueError(f"{key}= must be 3 numbers (one per RGB channel), got {value!r}")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a hostile config may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _head_parameters(config: MaskRCNNConfig) -> int:
+    """Approximate parameter count of the RoI heads, computed from the (already range-checked) config."""
+    c = config.backbone.out_channels
+    size = config.box_roi_pool.output_size
+    bh, bw = (size, size) if is_int(size) else (size[0], size[-1])
+    rep = config.box_head.representation_size
+    n = config.num_classes
+    box = c * bh * bw * rep + rep * rep + rep * n * 5
+    widths = (c, *config.mask_head.conv_layers)
+    mask = sum(a * b * 9 for a, b in itertools.pairwise(widths))
+    hidden = config.mask_head.hidden_dim
+    mask += widths[-1] * hidden * 4 + hidden * n
+    return box + mask

@@ -18,7 +18,7 @@ from typing import Any, Union
 import torch
 from torch import nn
 
-from .._utils.repo_id import is_repo_id, split_repo_id
+from .._utils.repo_id import looks_like_repo_id, split_repo_id
 from .._utils.state_dict import compare_state_dicts
 from ._api import WeightsEnum, WeightsRecord
 from .download import hub_download
@@ -188,6 +188,8 @@ class ResNet152BackboneWeights(BackboneWeightsEnum):
         "IMAGENET1K_V1",
         revision="1f8fa579af406a6f10e457a6dce6909c9157a70f",
         revision_source=f"{_HF}/resnet152.tv_in1k/tree/1f8fa579af406a6f10e457a6dce6909c9157a70f",
+        sha256="15897077afdf4d6334dc0c3f8e6fb483afb3faa9298c139f3c6eb29bca6ae5b2",
+        sha256_source=f"{_HF}/resnet152.tv_in1k/blob/main/model.safetensors",
     )
     IMAGENET1K_V2 = _tv(
         "resnet152",
@@ -307,7 +309,8 @@ def resolve_backbone_source(source: BackboneWeightsLike, *, arch: str) -> Backbo
     if isinstance(source, str):
         if source.split(".")[-1] in enum_cls.__members__:
             return enum_cls.from_name(source)
-        if is_repo_id(source):
+        if looks_like_repo_id(source):
+            split_repo_id(source, what="weights_backbone")  # raises ValueError for a bad repo id or revision
             return source
         raise ValueError(
             f"weights_backbone={source!r} is not a member of {enum_cls.__name__} "
@@ -328,7 +331,7 @@ def _fetch(
         return read_state_dict_file(path), f"{w.repo_id}@{w.revision}"
     if isinstance(source, Path):
         return read_state_dict_file(source), str(source)
-    repo_id, revision = split_repo_id(source)
+    repo_id, revision = split_repo_id(source, what="weights_backbone")
     path = _hub_file(repo_id, "model.safetensors", revision, None, "weights_backbone", progress)
     return read_state_dict_file(path), source
 

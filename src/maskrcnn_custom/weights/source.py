@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
 import torch
 
-from .._utils.repo_id import is_repo_id, split_repo_id
+from .._utils.hashing import sha256_file
+from .._utils.repo_id import check_revision, looks_like_repo_id, split_repo_id
 from .._version import __version__
 from ..models.config import MaskRCNNConfig
 from ..models.validation import validate_config
@@ -23,25 +27,38 @@ from .model import MaskRCNNWeights
 
 __all__ = [
     "CARD_NAME",
+    "CHECKSUMS_FORMAT_VERSION",
+    "CHECKSUMS_NAME",
     "CONFIG_NAME",
     "FORMAT_VERSION",
     "LIBRARY_NAME",
+    "MAX_CONFIG_BYTES",
     "WEIGHTS_NAME",
     "PretrainedLike",
     "WeightsSource",
+    "build_checksums",
     "locate",
+    "parse_checksums",
     "parse_config",
     "read_weights",
+    "verify_checksum",
 ]
 
 #: Files of a ``save_pretrained`` folder.
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
+#: The checksum manifest of a ``save_pretrained`` folder: the SHA-256 of each of the other files.
+CHECKSUMS_NAME = "checksums.json"
+#: Layout version of ``checksums.json``.
+CHECKSUMS_FORMAT_VERSION = 1
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 #: ``library_name`` written into ``config.json`` (and the model card).
 LIBRARY_NAME = "maskrcnn-custom"
 #: Layout version of ``config.json``; a higher one was written by a newer library.
 FORMAT_VERSION = 1
+#: Largest ``config.json`` read (bytes); a saved config is a few kilobytes, even with 10 000 class names.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 #: What ``from_pretrained`` and ``weights=`` accept.
 PretrainedLike = Union[MaskRCNNWeights, str, os.PathLike]
@@ -73,14 +90,19 @@ class WeightsSource:
         local_files_only: bool = False,
         token: str | bool | None = None,
         progress: bool = True,
-    ) -> Path:
+        missing_ok: bool = False,
+    ) -> Path | None:
         """Return the local path of ``name``, downloading it from the Hub (or taking it from the cache).
+
+        With ``missing_ok=True`` a file the folder or repo does not have gives ``None`` instead of an error.
 
         Raises:
             FileNotFoundError: If the file is missing from the folder, the repo, the revision or the cache.
         """
         if self.folder is not None:
             path = self.folder / name
+            if missing_ok and not path.exists():
+                return None
             if not path.is_file():
                 raise FileNotFoundError(
                     f"{self.origin} has no {name}; a save_pretrained folder holds {CONFIG_NAME}, {WEIGHTS_NAME} "
@@ -99,7 +121,36 @@ class WeightsSource:
             progress=progress,
             what="from_pretrained",
             skip_hint="or a local save_pretrained folder",
+            missing_ok=missing_ok,
         )
+
+    def read_checksums(self, **kwargs: Any) -> dict[str, str] | None:
+        """The ``checksums.json`` manifest (``None`` for a folder saved without one).
+
+        ``kwargs`` are those of :meth:`file`.
+        """
+        path = self.file(CHECKSUMS_NAME, missing_ok=True, **kwargs)
+        return None if path is None else parse_checksums(path, self.origin)
+
+    def read_config(self, checksums: Mapping[str, str] | None, **kwargs: Any) -> MaskRCNNConfig:
+        """``config.json``, verified against ``checksums`` and validated (see :func:`parse_config`)."""
+        path = Path(str(self.file(CONFIG_NAME, **kwargs)))
+        verify_checksum(path, CONFIG_NAME, checksums, self.origin)
+        config = parse_config(path, self.origin)
+        if checksums is None:
+            warnings.warn(
+                f"{self.origin} has no {CHECKSUMS_NAME} (saved by an older maskrcnn-custom), so its files cannot "
+                "be checked for corruption or tampering; save the model again with save_pretrained to add one",
+                UserWarning,
+                stacklevel=4,
+            )
+        return config
+
+    def read_state_dict(self, checksums: Mapping[str, str] | None, **kwargs: Any) -> dict[str, torch.Tensor]:
+        """``model.safetensors``, verified against ``checksums`` and read (see :func:`read_weights`)."""
+        path = Path(str(self.file(WEIGHTS_NAME, **kwargs)))
+        verify_checksum(path, WEIGHTS_NAME, checksums, self.origin)
+        return read_weights(path, self.origin)
 
 
 def locate(source: Any, *, revision: str | None = None, what: str = "repo_id_or_path") -> WeightsSource:
@@ -119,6 +170,7 @@ def locate(source: Any, *, revision: str | None = None, what: str = "repo_id_or_
             local folder.
         FileNotFoundError: If ``source`` is neither an existing folder nor a Hub repo id.
     """
+    revision = check_revision(revision, what="revision")
     if isinstance(source, str) and source.split(".")[-1] in MaskRCNNWeights.__members__:
         if "/" not in source and not Path(source).exists():
             source = MaskRCNNWeights.from_name(source)
@@ -145,8 +197,8 @@ def locate(source: Any, *, revision: str | None = None, what: str = "repo_id_or_
             )
         return WeightsSource(origin=f"folder {str(folder)!r}", folder=folder)
     if isinstance(source, str):
-        if is_repo_id(source):
-            repo_id, suffix = split_repo_id(source)
+        if looks_like_repo_id(source):
+            repo_id, suffix = split_repo_id(source, what=what)
             if suffix and revision is not None and suffix != revision:
                 raise ValueError(
                     f"{what}={source!r} names revision {suffix!r} but revision={revision!r} was also given; "
@@ -187,9 +239,15 @@ def parse_config(path: Path, origin: str) -> MaskRCNNConfig:
         ValueError: If the file is not JSON, was not written by this library, was written by a newer major
             version or layout (or has keys this version does not know), or describes an invalid model.
     """
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ValueError(
+            f"{CONFIG_NAME} of {origin} ({str(path)!r}) has {size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a "
+            "saved config can need; it was not written by save_pretrained. Save the model again"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(
             f"{CONFIG_NAME} of {origin} ({str(path)!r}) is not valid JSON ({exc}); the file is corrupt. Download "
             "it again (delete it from the Hugging Face cache first) or save the model again"
@@ -227,6 +285,72 @@ def parse_config(path: Path, origin: str) -> MaskRCNNConfig:
             f"{__version__}: {exc}"
         ) from exc
     return config
+
+
+def build_checksums(folder: Path, names: Iterable[str]) -> dict[str, Any]:
+    """The content of ``checksums.json`` for the files ``names`` of ``folder`` (SHA-256 of each)."""
+    return {
+        "format_version": CHECKSUMS_FORMAT_VERSION,
+        "algorithm": "sha256",
+        "files": {name: sha256_file(folder / name) for name in sorted(names)},
+    }
+
+
+def parse_checksums(path: Path, origin: str) -> dict[str, str]:
+    """Read a ``checksums.json``: the SHA-256 of each file of a saved model, by file name.
+
+    Raises:
+        ValueError: If the manifest is malformed or was written by a newer library.
+    """
+    bad = f"{CHECKSUMS_NAME} of {origin} ({str(path)!r}) is malformed"
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ValueError(f"{bad}: {path.stat().st_size:,} bytes. Save the model again")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{bad} ({exc}). Download it again or save the model again") from exc
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{bad}: it must hold a JSON object. Save the model again")
+    version = data.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > CHECKSUMS_FORMAT_VERSION:
+        raise ValueError(
+            f"{CHECKSUMS_NAME} of {origin} has format_version={version!r}; this {LIBRARY_NAME} {__version__} "
+            f"reads format_version <= {CHECKSUMS_FORMAT_VERSION}. Upgrade the library: pip install -U maskrcnn-custom"
+        )
+    files = data.get("files")
+    if (
+        data.get("algorithm") != "sha256"
+        or not isinstance(files, Mapping)
+        or not all(
+            isinstance(k, str) and isinstance(v, str) and _SHA256_RE.match(v) for k, v in files.items()
+        )
+    ):
+        raise ValueError(f"{bad}: it must map file names to SHA-256 hex digests. Save the model again")
+    return dict(files)
+
+
+def verify_checksum(path: Path, name: str, checksums: Mapping[str, str] | None, origin: str) -> None:
+    """Check ``path`` (the file ``name`` of a saved model) against its manifest entry before it is read.
+
+    Raises:
+        ValueError: If the manifest lists no hash for ``name``, or the hashes differ (both are named).
+    """
+    if checksums is None:
+        return
+    expected = checksums.get(name)
+    if expected is None:
+        raise ValueError(
+            f"integrity check failed: {CHECKSUMS_NAME} of {origin} lists no SHA-256 for {name}; the folder was "
+            "edited after saving. Save the model again with save_pretrained"
+        )
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ValueError(
+            f"integrity check failed: {name} of {origin} ({str(path)!r}) has SHA-256 {actual} but "
+            f"{CHECKSUMS_NAME} records {expected}; the file is corrupt or was changed after saving. For a Hub "
+            "download, delete it from the cache (`hf cache delete`) and download again; for a local folder, "
+            "save the model again"
+        )
 
 
 def read_weights(path: Path, origin: str) -> dict[str, torch.Tensor]:
