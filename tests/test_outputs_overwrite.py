@@ -256,3 +256,21 @@ def test_cli_evaluate_refuses_an_existing_output_before_loading_weights(tmp_path
     assert main([*argv, "--overwrite"]) == 2
     assert "no-such-weights" in capsys.readouterr().err
     assert target.read_text() == "mine"
+
+
+def test_cli_reports_a_full_disk_in_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import maskrcnn_custom.cli.synth as synth_cli
+    from maskrcnn_custom.cli import main
+
+    def full_disk(args):
+        raise OSError(
+            errno.ENOSPC,
+            f"no space left on the device while writing {tmp_path / 'x.png'}; nothing was written",
+        )
+
+    monkeypatch.setattr(synth_cli, "run", full_disk)
+    assert main(["synth", "--out", str(tmp_path / "d"), "--num-images", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "maskrcnn-custom synth: error:" in err and "no space left" in err

@@ -99,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``) and return the exit code.
 
-    Errors the library raises for bad input (``ValueError``, ``TypeError``, ``FileNotFoundError``,
-    ``ConnectionError``, ...) are printed as one line, without a traceback, with exit code 2, naming the
+    Errors the library raises for bad input or a failing system (``ValueError``, ``TypeError``, any
+    ``OSError`` such as ``FileNotFoundError``, ``FileExistsError``, ``ConnectionError`` or a full disk, ...) are printed as one line, without a traceback, with exit code 2, naming the
     command-line flags (``--weights-backbone none``) rather than the Python arguments behind them.
     """
     parser = build_parser()
@@ -113,12 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         ValueError,
         TypeError,
-        FileNotFoundError,
-        FileExistsError,
+        OSError,
         FloatingPointError,
         ImportError,
-        ConnectionError,
-    ) as exc:
+    ) as exc:  # OSError: files, disk, network
         if args.verbose:
             raise
         print(f"maskrcnn-custom {args.command}: error: {cli_message(str(exc))}", file=sys.stderr)
