@@ -21,10 +21,16 @@ def test_demo_cli_fast_writes_model_overlays_and_metrics(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     s = demo_settings(fast=True)
     assert metrics["backbone"] == "resnet18" and metrics["settings"]["image_size"] == s.image_size
-    for kind in ("bbox", "segm"):
+    for kind in ("bbox", "segm", "boundary"):
         assert set(metrics[kind]) >= {"AP", "AP50", "AP75"}
         assert all(0.0 <= v <= 1.0 or v == -1.0 for v in metrics[kind].values())
+    skeleton = metrics["skeleton"]
+    assert set(skeleton) >= {"clDice", "Tprec", "Tsens", "recall"}
+    assert 0.0 <= skeleton["clDice"] <= 1.0 or (skeleton["clDice"] == -1.0 and skeleton["num_matched"] == 0)
+    assert set(metrics["boundary"]) == set(metrics["segm"])  # the same 12 COCO numbers
     assert f"segm AP {metrics['segm']['AP']:.3f}" in printed
+    assert f"boundary AP {metrics['boundary']['AP']:.3f}" in printed
+    assert f"clDice {skeleton['clDice']:.3f}" in printed
     assert len(metrics["train_loss_per_epoch"]) == s.epochs
     assert all(torch.isfinite(torch.tensor(metrics["train_loss_per_epoch"])))
     assert metrics["seconds"]["total"] >= metrics["seconds"]["train"] > 0
