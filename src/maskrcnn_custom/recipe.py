@@ -104,7 +104,9 @@ class TrainingRecipe:
 
     def __post_init__(self) -> None:
         check_positive_int(self.epochs, "epochs")
-        check_optional_positive_int(self.iters_per_epoch, "iters_per_epoch", hint="None: one pass over the data")
+        check_optional_positive_int(
+            self.iters_per_epoch, "iters_per_epoch", hint="None: one pass over the data"
+        )
         check_positive_int(self.batch_size, "batch_size")
         check_positive_int(self.lr_step_size, "lr_step_size", hint="epochs between learning-rate steps")
         check_int(self.warmup_iters, "warmup_iters", minimum=0, allow_none=True, hint="0 disables warm-up")
