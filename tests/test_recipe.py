@@ -185,3 +185,14 @@ def test_train_help_shows_each_presets_values_and_no_empty_defaults(capsys):
     assert "--recipe {" + ",".join(list_recipes()) + "}" in text
     recipe_part = text[text.index("training recipe:") :]
     assert "(default: None)" not in recipe_part
+
+
+def test_whole_model_weights_record_the_recipe_fit_trains_with():
+    from maskrcnn_custom import MaskRCNNWeights
+    from maskrcnn_custom.weights import weights_table_markdown
+
+    entry = MaskRCNNWeights.SEED_RESNET101_V1.value
+    assert entry.recipe == get_recipe(entry.meta["recipe_preset"]).to_dict()
+    assert entry.training_recipe == get_recipe("seed")
+    assert entry.training_recipe.lr_step_size == TrainingRecipe().lr_step_size == 6
+    assert "| `MaskRCNNWeights.SEED_RESNET101_V1` |" in weights_table_markdown()

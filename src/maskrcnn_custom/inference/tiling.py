@@ -39,8 +39,8 @@ from torchvision.models.detection.mask_rcnn import MaskRCNN
 
 from .._utils.checks import check_fraction, check_optional_positive_int, check_positive_int
 from .._utils.progress import progress_bar
+from .core import check_model, model_class_names, predict_whole
 from .inputs import ImageItem, check_images, load_image
-from .predict import check_model, model_class_names, predict
 from .results import Prediction
 
 __all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "DEFAULT_MAX_MASK_BYTES", "predict_tiled", "tile_windows"]
@@ -407,7 +407,7 @@ def predict_tiled(
             for start in range(0, len(wins), batch_size):
                 chunk = wins[start : start + batch_size]
                 tiles = [image[:, y0:y1, x0:x1] for y0, x0, y1, x1 in chunk]
-                preds = predict(model, tiles, **settings)
+                preds = predict_whole(model, tiles, **settings)
                 for k, (win, pred) in enumerate(zip(chunk, preds, strict=True)):
                     dets.extend(_crop_detections(pred, start + k, win))
                 bar.update(len(chunk))
