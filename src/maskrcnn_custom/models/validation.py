@@ -17,7 +17,7 @@ from torchvision.models.detection.faster_rcnn import FasterRCNN
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
 from .._utils.checks import check_int, is_int, is_number
-from .config import BACKBONE_NAMES, NORM_LAYERS, MaskRCNNConfig, RoIPoolConfig
+from .config import BACKBONE_NAMES, NORM_LAYERS, MaskRCNNConfig, RoIPoolConfig, check_mask_resolution
 
 __all__ = ["DETECTOR_KWARGS", "STRUCTURAL_KWARGS", "validate_config"]
 
@@ -218,6 +218,7 @@ def validate_config(config: MaskRCNNConfig) -> None:
         raise ValueError(f"mask head dilation must be an int >= 1, got {mh.dilation!r}")
     if not is_int(mh.hidden_dim) or mh.hidden_dim <= 0:
         raise ValueError(f"mask_hidden_dim must be a positive int, got {mh.hidden_dim!r}")
+    check_mask_resolution(config)  # mask_head.resolution against the mask pool (models/config.py)
 
     # Image sizes and sampling.
     mins = config.min_size if isinstance(config.min_size, tuple) else (config.min_size,)
