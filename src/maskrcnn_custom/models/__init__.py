@@ -10,6 +10,7 @@ from .builder import (
     maskrcnn_resnet152_fpn,
 )
 from .config import (
+    MASK_UPSAMPLING_STAGES,
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
     AnchorConfig,
@@ -20,15 +21,18 @@ from .config import (
     RoIPoolConfig,
 )
 from .init import init_output_layers
+from .network import HighResMaskPredictor
 from .registry import get_model, get_model_builder, list_models, register_model
 from .validation import validate_config
 
 __all__ = [
+    "MASK_UPSAMPLING_STAGES",
     "SEED_ANCHOR_SIZES",
     "SEED_ASPECT_RATIOS",
     "AnchorConfig",
     "BackboneConfig",
     "BoxHeadConfig",
+    "HighResMaskPredictor",
     "MaskHeadConfig",
     "MaskRCNNConfig",
     "RoIPoolConfig",
