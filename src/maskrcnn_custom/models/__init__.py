@@ -21,11 +21,12 @@ from .config import (
     RoIPoolConfig,
 )
 from .init import init_output_layers
-from .network import HighResMaskPredictor
+from .network import MASK_UPSAMPLING_CHANNELS, HighResMaskPredictor
 from .registry import get_model, get_model_builder, list_models, register_model
 from .validation import validate_config
 
 __all__ = [
+    "MASK_UPSAMPLING_CHANNELS",
     "MASK_UPSAMPLING_STAGES",
     "SEED_ANCHOR_SIZES",
     "SEED_ASPECT_RATIOS",
