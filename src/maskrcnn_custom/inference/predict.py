@@ -72,30 +72,15 @@ def predict(
         (torch.bool, (64, 64))
     """
     check_model(model)
-    # --- tiled inference: delegated to predict_tiled ---
-    if tile_size is not None:
-        return predict_tiled(
-            model,
-            images,
-            tile_size=tile_size,
-            tile_overlap=tile_overlap,
-            score_threshold=score_threshold,
-            mask_threshold=mask_threshold,
-            batch_size=batch_size,
-            max_detections=max_detections,
-            num_proposals=num_proposals,
-            device=device,
-            progress=progress,
-        )
-    # --- end tiled inference ---
-    return predict_whole(
-        model,
-        images,
-        score_threshold=score_threshold,
-        mask_threshold=mask_threshold,
-        batch_size=batch_size,
-        max_detections=max_detections,
-        num_proposals=num_proposals,
-        device=device,
-        progress=progress,
-    )
+    settings: dict[str, Any] = {
+        "score_threshold": score_threshold,
+        "mask_threshold": mask_threshold,
+        "batch_size": batch_size,
+        "max_detections": max_detections,
+        "num_proposals": num_proposals,
+        "device": device,
+        "progress": progress,
+    }
+    if tile_size is not None:  # tiled inference: delegated to predict_tiled
+        return predict_tiled(model, images, tile_size=tile_size, tile_overlap=tile_overlap, **settings)
+    return predict_whole(model, images, **settings)
