@@ -25,11 +25,17 @@ memory of one generator's style.
 
 Output: one JSON document (stdout, or ``--out DIR/<name>.json``) with the machine, torch threads, load averages
 before and after each run, the full recipe of each side and every evaluation point (training seconds without
-evaluation, iterations, segm/bbox AP and AP50, detections per image, evaluation seconds, mean loss since the last
-point), plus with ``--out`` a PNG plot ``DIR/<name>.png`` of segm and bbox AP against training seconds.
+evaluation, iterations, segm/bbox/boundary AP and AP50, clDice, detections per image, evaluation seconds, mean
+loss since the last point), plus with ``--out`` a PNG plot ``DIR/<name>.png`` of segm and bbox AP against training seconds.
 
     PYTHONPATH=src python benchmarks/time_to_accuracy.py --budget-s 900 --out benchmarks/results
     PYTHONPATH=src python benchmarks/time_to_accuracy.py --tiny --out /tmp/tta   # seconds (the tests)
+
+Cost and effect of 56 px masks (``--mask-resolution``), the library run alone, same budget each::
+
+    PYTHONPATH=src python benchmarks/time_to_accuracy.py --no-baseline --budget-s 300 --name masks28 --out DIR
+    PYTHONPATH=src python benchmarks/time_to_accuracy.py --no-baseline --budget-s 300 --mask-resolution 56 \
+        --name masks56 --out DIR
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ SIDES = ("library", "baseline")
 #: The seed trained epochs of 300 iterations and stepped its StepLR once per epoch.
 SEED_ITERS_PER_EPOCH = 300
 SCHEDULES = ("step", "cosine", "constant")
+#: AP figures recorded at each evaluation point (boundary: Boundary AP, from evaluate's "boundary" key).
+AP_KEYS = ("segm_AP", "segm_AP50", "bbox_AP", "bbox_AP50", "boundary_AP", "boundary_AP50")
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -92,6 +100,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     g.add_argument("--val-images", type=int, default=demo.num_val, help="held-out images (default 50)")
     g.add_argument("--val-seed", type=int, default=1000, help="seed of the held-out images")
     g.add_argument("--sides", default=",".join(SIDES), help="comma-separated runs: library,baseline")
+    g.add_argument(
+        "--no-baseline", action="store_true", help="the library run only (same as --sides library)"
+    )
     g.add_argument("--threads", type=int, default=None, help="torch threads (default: all logical cores)")
     g.add_argument("--seed", type=int, default=0, help="seed of the training data and of both models")
     g.add_argument("--tiny", action="store_true", help="seconds: 64 px, resnet18 both sides, 2 points")
@@ -123,6 +134,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     r.add_argument("--max-grad-norm", type=float, default=10.0, help="0 disables clipping")
     r.add_argument("--mask-hidden-dim", type=int, default=1500, help="mask predictor width (seed: 1500)")
     r.add_argument("--mask-head-layers", type=_int_list, default=(256, 256, 256, 256))
+    r.add_argument(
+        "--mask-resolution",
+        type=int,
+        choices=(28, 56, 112),
+        default=28,
+        help="side of the predicted masks (mask_resolution=; 28 is the seed's, 56 for thin objects)",
+    )
     r.add_argument("--rois-per-image", type=int, default=demo.box_batch_size_per_image)
     r.add_argument("--rpn-pre-nms-train", type=int, default=1000)
     r.add_argument("--rpn-post-nms-train", type=int, default=600)
@@ -157,6 +175,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                 setattr(args, key, value)
     args.threads = args.threads or os.cpu_count() or 1
     args.sides = [s.strip() for s in args.sides.split(",") if s.strip()]
+    if args.no_baseline:
+        args.sides = [s for s in args.sides if s != "baseline"]
     bad = sorted(set(args.sides) - set(SIDES))
     if bad or not args.sides:
         p.error(f"--sides takes a comma-separated subset of {','.join(SIDES)}; got {bad or 'nothing'}")
@@ -219,6 +239,7 @@ def library_model(args: argparse.Namespace, num_classes: int) -> torch.nn.Module
         min_size=args.image_size,
         max_size=args.image_size,
         mask_hidden_dim=args.mask_hidden_dim,
+        mask_resolution=args.mask_resolution,
         mask_head_layers=args.mask_head_layers,
         box_batch_size_per_image=args.rois_per_image,
         box_detections_per_img=args.max_detections,
@@ -240,6 +261,7 @@ def library_recipe(args: argparse.Namespace) -> dict[str, Any]:
         "pretrained_backbone": False,
         "mask_hidden_dim": args.mask_hidden_dim,
         "mask_head_layers": list(args.mask_head_layers),
+        "mask_resolution": args.mask_resolution,
         "rois_per_image": args.rois_per_image,
         "rpn_pre_nms_top_n_train": args.rpn_pre_nms_train,
         "rpn_post_nms_top_n_train": args.rpn_post_nms_train,
@@ -323,6 +345,7 @@ def baseline_recipe(args: argparse.Namespace) -> dict[str, Any]:
         "image_size": args.image_size,
         "anchors": "the seed's, unscaled: sizes 32-100 px, ratios 0.25-3",
         "mask_hidden_dim": 1500,
+        "mask_resolution": 28,
         "rpn_batch_size_per_image": 512,
         "rois_per_image": 512,
         "max_detections": args.max_detections if args.tiny else 100,
@@ -407,13 +430,17 @@ def run_side(
                 "segm_AP50": metrics["segm"]["AP50"],
                 "bbox_AP": metrics["bbox"]["AP"],
                 "bbox_AP50": metrics["bbox"]["AP50"],
+                "boundary_AP": metrics["boundary"]["AP"],
+                "boundary_AP50": metrics["boundary"]["AP50"],
+                "clDice": metrics["skeleton"]["clDice"],
                 "detections_per_image": metrics["num_detections"] / max(metrics["num_images"], 1),
                 "mean_loss_since_last_point": sum(losses) / len(losses),
             }
         )
         print(
             f"[{side}] {train_s:7.1f} s train, {iteration:5d} it: segm AP {metrics['segm']['AP']:.3f}, "
-            f"bbox AP {metrics['bbox']['AP']:.3f}, eval {eval_s:.0f} s",
+            f"bbox AP {metrics['bbox']['AP']:.3f}, boundary AP {metrics['boundary']['AP']:.3f}, "
+            f"clDice {metrics['skeleton']['clDice']:.3f}, eval {eval_s:.0f} s",
             file=sys.stderr,
             flush=True,
         )
@@ -431,10 +458,9 @@ def run_side(
         "s_per_iteration": train_s / iteration,
         "eval_s_total": sum(p["eval_s"] for p in points),
         "wall_s": time.perf_counter() - wall_start,
-        "final": None
-        if last is None
-        else {k: last[k] for k in ("segm_AP", "segm_AP50", "bbox_AP", "bbox_AP50", "detections_per_image")},
+        "final": None if last is None else {k: last[k] for k in (*AP_KEYS, "clDice", "detections_per_image")},
         "best_segm_AP": max((p["segm_AP"] for p in points), default=None),
+        "best_boundary_AP": max((p["boundary_AP"] for p in points), default=None),
         "best_bbox_AP": max((p["bbox_AP"] for p in points), default=None),
         "points": points,
     }

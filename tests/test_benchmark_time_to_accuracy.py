@@ -20,6 +20,9 @@ POINT_KEYS = {
     "segm_AP50",
     "bbox_AP",
     "bbox_AP50",
+    "boundary_AP",
+    "boundary_AP50",
+    "clDice",
     "detections_per_image",
     "mean_loss_since_last_point",
 }
@@ -57,8 +60,9 @@ def test_tiny_run_writes_json_and_plot_with_both_runs(tmp_path):
         # Evaluation is outside the training clock: the wall time covers both.
         assert points[-1]["wall_s"] >= run["train_s"] + sum(p["eval_s"] for p in points) * 0.99
         for p in points:
-            for key in ("segm_AP", "segm_AP50", "bbox_AP", "bbox_AP50"):
+            for key in ("segm_AP", "segm_AP50", "bbox_AP", "bbox_AP50", "boundary_AP", "boundary_AP50"):
                 assert 0.0 <= p[key] <= 1.0, (side, key, p[key])
+            assert 0.0 <= p["clDice"] <= 1.0 or p["clDice"] == -1.0  # -1: no matched pair to score
             assert 0 <= p["detections_per_image"] <= 10  # the tiny mode's detection cap
         before, after = run["load_average_1_5_15"]["before"], run["load_average_1_5_15"]["after"]
         assert (before is None) == (after is None)
@@ -68,6 +72,27 @@ def test_tiny_run_writes_json_and_plot_with_both_runs(tmp_path):
         assert im.size == (900, 560)
         colours = {c for _, c in im.convert("RGB").getcolors(maxcolors=1 << 16)}
     assert (31, 119, 180) in colours and (214, 39, 40) in colours  # one line colour per run
+
+
+def test_library_only_run_at_56_px_masks(tmp_path):
+    report = run_benchmark(
+        "time_to_accuracy.py",
+        "--tiny",
+        "--threads",
+        "1",
+        "--no-baseline",
+        "--mask-resolution",
+        "56",
+        "--eval-points",
+        "1",
+        timeout=300,
+    )
+    assert set(report["runs"]) == {"library"}
+    run = report["runs"]["library"]
+    assert run["recipe"]["mask_resolution"] == 56 and run["diverged"] is None
+    [point] = run["points"]
+    assert set(point) == POINT_KEYS and run["final"]["boundary_AP"] == point["boundary_AP"]
+    assert run["best_boundary_AP"] == point["boundary_AP"]
 
 
 def _script():
@@ -93,11 +118,15 @@ def test_refuses_to_overwrite_results_and_checks_options_before_work(tmp_path, c
     assert "--overwrite" in message and "time_to_accuracy_tiny.json" in message
     assert (tmp_path / "time_to_accuracy_tiny.json").read_text() == "{}"
     assert tta.parse_args(["--tiny", "--out", str(tmp_path), "--overwrite"]).overwrite
+    assert tta.parse_args(["--no-baseline"]).sides == ["library"]
+    assert tta.parse_args([]).mask_resolution == 28
     for bad, words in (
         (["--sides", "library,mine"], "--sides"),
         (["--budget-s", "0"], "--budget-s"),
         (["--image-size", "100"], "--image-size"),
         (["--lr-drop-at", "1.5"], "--lr-drop-at"),
+        (["--mask-resolution", "42"], "--mask-resolution"),
+        (["--no-baseline", "--sides", "baseline"], "--sides"),
     ):
         with pytest.raises(SystemExit):
             tta.parse_args(bad)

@@ -21,10 +21,16 @@ def test_demo_cli_fast_writes_model_overlays_and_metrics(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     s = demo_settings(fast=True)
     assert metrics["backbone"] == "resnet18" and metrics["settings"]["image_size"] == s.image_size
-    for kind in ("bbox", "segm"):
+    for kind in ("bbox", "segm", "boundary"):
         assert set(metrics[kind]) >= {"AP", "AP50", "AP75"}
         assert all(0.0 <= v <= 1.0 or v == -1.0 for v in metrics[kind].values())
+    skeleton = metrics["skeleton"]
+    assert set(skeleton) >= {"clDice", "Tprec", "Tsens", "recall"}
+    assert 0.0 <= skeleton["clDice"] <= 1.0 or (skeleton["clDice"] == -1.0 and skeleton["num_matched"] == 0)
+    assert set(metrics["boundary"]) == set(metrics["segm"])  # the same 12 COCO numbers
     assert f"segm AP {metrics['segm']['AP']:.3f}" in printed
+    assert f"boundary AP {metrics['boundary']['AP']:.3f}" in printed
+    assert f"clDice {skeleton['clDice']:.3f}" in printed
     assert len(metrics["train_loss_per_epoch"]) == s.epochs
     assert all(torch.isfinite(torch.tensor(metrics["train_loss_per_epoch"])))
     assert metrics["seconds"]["total"] >= metrics["seconds"]["train"] > 0
@@ -42,6 +48,12 @@ def test_demo_cli_fast_writes_model_overlays_and_metrics(tmp_path, capsys):
             assert im.size == (2 * s.image_size + 4, s.image_size) and im.mode == "RGB"
         assert entry["objects"] >= 0 and entry["detections"] >= 0
     assert (out / "training" / "checkpoint_last.pt").is_file()
+
+    # --overwrite replaces the previous demo, its training run included.
+    first = (out / "training" / "checkpoint_last.pt").stat().st_mtime_ns
+    assert main(["demo", "--out", str(out), "--fast", "--no-progress"]) == 2  # refused without the switch
+    assert main(["demo", "--out", str(out), "--fast", "--no-progress", "--overwrite"]) == 0
+    assert (out / "training" / "checkpoint_last.pt").stat().st_mtime_ns > first
 
 
 def test_demo_refuses_a_non_empty_folder_before_any_work(tmp_path):

@@ -42,33 +42,48 @@ def test_presets_are_listed_and_unknown_names_are_refused():
 
 
 @pytest.mark.parametrize(
-    ("overrides", "match"),
+    ("overrides", "error", "match"),
     [
-        ({"epochs": 0}, r"epochs must be an int >= 1, got 0"),
-        ({"epochs": 2.0}, r"epochs must be an int"),
-        ({"epochs": True}, r"epochs must be an int"),
-        ({"iters_per_epoch": 0}, r"iters_per_epoch must be an int >= 1 or None"),
-        ({"batch_size": "2"}, r"batch_size must be an int"),
-        ({"lr": 0.0}, r"lr must be a finite number > 0"),
-        ({"lr": float("nan")}, r"lr must be a finite number"),
-        ({"lr": "0.1"}, r"lr must be a finite number"),
-        ({"optimizer": "adam"}, r"optimizer must be one of 'sgd', 'adamw', got 'adam'"),
-        ({"momentum": -0.1}, r"momentum must be a finite number >= 0"),
-        ({"weight_decay": -1e-4}, r"weight_decay must be a finite number >= 0"),
-        ({"lr_step_size": 0}, r"lr_step_size must be an int >= 1"),
-        ({"lr_gamma": 0}, r"lr_gamma must be a finite number > 0"),
-        ({"warmup_iters": -1}, r"warmup_iters must be an int >= 0 or None"),
-        ({"warmup_factor": 1.5}, r"warmup_factor must be a finite number > 0 and <= 1"),
-        ({"max_grad_norm": 0.0}, r"max_grad_norm must be a finite number > 0 or None"),
-        ({"amp": "int8"}, r"amp must be False, True"),
-        ({"amp": 1}, r"amp must be False, True"),
+        ({"epochs": 0}, ValueError, r"^epochs must be an int >= 1, got 0$"),
+        ({"epochs": 2.0}, ValueError, r"epochs must be an int"),
+        ({"epochs": True}, ValueError, r"epochs must be an int"),
+        (
+            {"iters_per_epoch": 0},
+            ValueError,
+            r"iters_per_epoch must be None or an int >= 1, got 0; None: one pass",
+        ),
+        ({"batch_size": "2"}, ValueError, r"batch_size must be an int"),
+        ({"lr": 0.0}, ValueError, r"^lr must be > 0, got 0.0$"),
+        ({"lr": float("nan")}, TypeError, r"lr must be a finite number > 0, got nan"),
+        ({"lr": "0.1"}, TypeError, r"lr must be a finite number"),
+        ({"lr": True}, TypeError, r"lr must be a finite number"),
+        ({"optimizer": "adam"}, ValueError, r"optimizer must be one of 'sgd', 'adamw', got 'adam'"),
+        ({"momentum": -0.1}, ValueError, r"momentum must be >= 0"),
+        ({"weight_decay": -1e-4}, ValueError, r"weight_decay must be >= 0"),
+        ({"lr_step_size": 0}, ValueError, r"lr_step_size must be an int >= 1, got 0; epochs between"),
+        ({"lr_gamma": 0}, ValueError, r"lr_gamma must be > 0"),
+        ({"warmup_iters": -1}, ValueError, r"warmup_iters must be None or an int >= 0, got -1; 0 disables"),
+        ({"warmup_factor": 1.5}, ValueError, r"warmup_factor must be in \(0, 1\]"),
+        ({"warmup_factor": 0.0}, ValueError, r"warmup_factor must be in \(0, 1\]"),
+        (
+            {"max_grad_norm": 0.0},
+            ValueError,
+            r"max_grad_norm must be > 0 or None, got 0.0; None: no clipping",
+        ),
+        ({"amp": "int8"}, ValueError, r"amp must be False, True"),
+        ({"amp": 1}, ValueError, r"amp must be False, True"),
     ],
 )
-def test_invalid_fields_name_the_field(overrides, match):
-    with pytest.raises(ValueError, match=match):
+def test_invalid_fields_name_the_field(overrides, error, match):
+    with pytest.raises(error, match=match):
         TrainingRecipe(**overrides)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         get_recipe("seed").replace(**overrides)
+
+
+def test_boundary_values_are_accepted():
+    r = TrainingRecipe(warmup_factor=1, warmup_iters=0, momentum=0, weight_decay=0, max_grad_norm=None)
+    assert (r.warmup_factor, r.warmup_iters, r.momentum, r.weight_decay) == (1.0, 0, 0.0, 0.0)
 
 
 def test_values_are_normalised():
@@ -124,13 +139,14 @@ def test_checkpoint_recipe_reads_both_layouts():
         checkpoint_recipe({"recipe": {"epochs": 2, "mystery": 1}})
 
 
-def test_recipe_module_sits_at_the_lowest_layer():
+def test_recipe_module_imports_only_layer_0():
     tree = ast.parse((SRC / "recipe.py").read_text())
     relative = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.level or 0) > 0]
     absolute = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names] + [
         n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level
     ]
-    assert all(n.module == "_version" for n in relative), [n.module for n in relative]
+    modules = [n.module or "" for n in relative]
+    assert all(m == "_version" or m == "_utils" or m.startswith("_utils.") for m in modules), modules
     assert not [m for m in absolute if m and m.startswith("maskrcnn_custom")]
 
 
@@ -169,3 +185,14 @@ def test_train_help_shows_each_presets_values_and_no_empty_defaults(capsys):
     assert "--recipe {" + ",".join(list_recipes()) + "}" in text
     recipe_part = text[text.index("training recipe:") :]
     assert "(default: None)" not in recipe_part
+
+
+def test_whole_model_weights_record_the_recipe_fit_trains_with():
+    from maskrcnn_custom import MaskRCNNWeights
+    from maskrcnn_custom.weights import weights_table_markdown
+
+    entry = MaskRCNNWeights.SEED_RESNET101_V1.value
+    assert entry.recipe == get_recipe(entry.meta["recipe_preset"]).to_dict()
+    assert entry.training_recipe == get_recipe("seed")
+    assert entry.training_recipe.lr_step_size == TrainingRecipe().lr_step_size == 6
+    assert "| `MaskRCNNWeights.SEED_RESNET101_V1` |" in weights_table_markdown()

@@ -32,11 +32,14 @@ from .hub import (
 from .inference import Prediction, predict, predict_tiled
 from .measure import MaskMeasurement, measure_masks
 from .models import (
+    MASK_UPSAMPLING_CHANNELS,
+    MASK_UPSAMPLING_STAGES,
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
     AnchorConfig,
     BackboneConfig,
     BoxHeadConfig,
+    HighResMaskPredictor,
     MaskHeadConfig,
     MaskRCNNConfig,
     RoIPoolConfig,
@@ -69,6 +72,8 @@ from .weights import (
 __all__ = [
     "SEED_ANCHOR_SIZES",
     "SEED_ASPECT_RATIOS",
+    "MASK_UPSAMPLING_CHANNELS",
+    "MASK_UPSAMPLING_STAGES",
     "AnchorConfig",
     "AnchorCoverage",
     "AnchorFit",
@@ -89,6 +94,7 @@ __all__ = [
     "BackboneWeights",
     "BoxHeadConfig",
     "FitResult",
+    "HighResMaskPredictor",
     "MaskHeadConfig",
     "MaskMeasurement",
     "MaskRCNNConfig",

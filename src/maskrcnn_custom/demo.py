@@ -19,14 +19,19 @@ from typing import Any
 import torch
 
 from ._utils.atomic import atomic_path, atomic_write_text
+from ._utils.checks import check_fraction, check_non_negative_int, check_number, check_positive_int
 from .recipe import TrainingRecipe, get_recipe
 
-__all__ = ["DEMO_BACKBONES", "DemoReport", "DemoSettings", "demo_settings", "run_demo"]
+__all__ = ["DEMO_BACKBONES", "DEMO_METRICS", "DemoReport", "DemoSettings", "demo_settings", "run_demo"]
 
 logger = logging.getLogger(__name__)
 
 #: Backbones the demo can train: ResNet-18 (fast, the default) and ResNet-101 (the seed network).
 DEMO_BACKBONES: tuple[str, ...] = ("resnet18", "resnet101")
+
+#: The metric groups of :func:`maskrcnn_custom.evaluate` the demo keeps, reports and writes to metrics.json:
+#: COCO box and mask AP, Boundary AP and the skeleton scores (clDice, ...).
+DEMO_METRICS: tuple[str, ...] = ("bbox", "segm", "boundary", "skeleton")
 
 _DEMO = get_recipe("demo")
 
@@ -89,22 +94,16 @@ class DemoSettings:
             "box_batch_size_per_image",
             "max_detections",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+            check_positive_int(getattr(self, name), name)
         if self.image_size < 32 or self.image_size % 32:
             raise ValueError(f"image_size must be a multiple of 32 and >= 32, got {self.image_size!r}")
         for name in ("warmup_iters", "num_overlays"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+            check_non_negative_int(getattr(self, name), name)
         if self.num_overlays > self.num_val:
             raise ValueError(f"num_overlays ({self.num_overlays}) must be <= num_val ({self.num_val})")
-        if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not 0 < self.lr < 1:
-            raise ValueError(f"lr must be a number in (0, 1), got {self.lr!r}")
+        check_number(self.lr, "lr", minimum=0, maximum=1, min_inclusive=False, max_inclusive=False)
         self.recipe  # noqa: B018 (checks the optimiser and the other recipe fields)
-        if not isinstance(self.score_threshold, (int, float)) or not 0 <= self.score_threshold < 1:
-            raise ValueError(f"score_threshold must be a number in [0, 1), got {self.score_threshold!r}")
+        check_fraction(self.score_threshold, "score_threshold")
         from .data import SyntheticConfig
 
         SyntheticConfig(num_objects=self.num_objects, width_range=self.width_range)  # checks both ranges
@@ -179,7 +178,8 @@ class DemoReport:
         pretrained_dir: The ``save_pretrained`` folder (load it with :func:`maskrcnn_custom.from_pretrained`).
         metrics_path: ``metrics.json``.
         overlay_paths: The overlay pictures (ground truth left, prediction right).
-        metrics: COCO ``bbox`` and ``segm`` metrics on the validation images (``AP``, ``AP50``, ...).
+        metrics: COCO ``bbox`` and ``segm`` metrics (``AP``, ``AP50``, ...), ``boundary`` (Boundary AP, the same
+            12 numbers) and ``skeleton`` (``clDice``, ``Tprec``, ``Tsens``, ``recall``) on the validation images.
         seconds: Wall time of each stage and in total.
         settings: The settings used.
     """
@@ -216,15 +216,10 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
 
 
 def _require_coco_backend() -> None:
-    try:
-        import pycocotools  # noqa: F401
-    except ImportError:
-        try:
-            import faster_coco_eval  # noqa: F401
-        except ImportError:
-            raise ImportError(
-                'the demo evaluates with COCO metrics, which need pycocotools: pip install "maskrcnn-custom[coco]"'
-            ) from None
+    """Fail before any work when no COCO backend is installed (the library's one check, ``require`` inside)."""
+    from .engine.coco import coco_api
+
+    coco_api("auto")
 
 
 def _build_model(
@@ -281,7 +276,7 @@ def run_demo(
     1. synthetic train and validation sets (:class:`~maskrcnn_custom.SyntheticElongatedDataset`, two seeds);
     2. a Mask R-CNN with the seed's architecture on ``backbone``, from random weights (nothing is downloaded);
     3. training with :func:`maskrcnn_custom.fit` (checkpoints and logs in ``out_dir/training``);
-    4. COCO ``bbox``/``segm`` evaluation on the validation set (:func:`maskrcnn_custom.evaluate`);
+    4. COCO ``bbox``/``segm``, Boundary AP and clDice on the validation set (:func:`maskrcnn_custom.evaluate`);
     5. :func:`~maskrcnn_custom.save_pretrained` to ``out_dir/model``, then
        :func:`~maskrcnn_custom.from_pretrained` from it; the reloaded model must predict what the trained one
        does;
@@ -333,7 +328,16 @@ def run_demo(
     train_set, val_set = _make_data(s, seed)
     model = _make_model(backbone, s, train_set, seed)
     with _timed(seconds, "train"):
-        losses = _train(model, train_set, s, out_dir=out_dir, seed=seed, device=device, progress=progress)
+        losses = _train(
+            model,
+            train_set,
+            s,
+            out_dir=out_dir,
+            seed=seed,
+            device=device,
+            progress=progress,
+            overwrite=overwrite,
+        )
     logger.info("training took %.0f s; mean loss per epoch: %s", seconds["train"], losses)
     with _timed(seconds, "evaluate"):
         metrics, run_device = _evaluate(model, val_set, s, progress=progress)
@@ -350,16 +354,18 @@ def run_demo(
         pretrained_dir=pretrained_dir,
         metrics_path=out_dir / "metrics.json",
         overlay_paths=overlay_paths,
-        metrics={k: metrics[k] for k in ("bbox", "segm") if k in metrics},
+        metrics={k: metrics[k] for k in DEMO_METRICS if k in metrics},
         seconds={k: round(v, 2) for k, v in seconds.items()},
         settings=s,
     )
     _write_report(report, metrics, detections, backbone=backbone, seed=seed, device=run_device, losses=losses)
     logger.info(
-        "done in %.0f s: segm AP %.3f, bbox AP %.3f; %s, %s",
+        "done in %.0f s: segm AP %.3f, bbox AP %.3f, boundary AP %.3f, clDice %.3f; %s, %s",
         seconds["total"],
         metrics["segm"]["AP"],
         metrics["bbox"]["AP"],
+        metrics["boundary"]["AP"],
+        metrics["skeleton"]["clDice"],
         report.metrics_path,
         pretrained_dir,
     )
@@ -378,8 +384,7 @@ def _check_demo_arguments(
         raise TypeError(
             f"settings must be a DemoSettings (see demo_settings()), got {type(settings).__name__}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    check_non_negative_int(seed, "seed")
     return settings
 
 
@@ -423,6 +428,7 @@ def _train(
     seed: int,
     device: str | torch.device | None,
     progress: bool,
+    overwrite: bool,
 ) -> list[float]:
     """Step 3: :func:`~maskrcnn_custom.fit` with the settings' recipe; returns the mean loss of each epoch."""
     from .engine import fit
@@ -440,6 +446,7 @@ def _train(
         progress=progress,
         tensorboard=False,
         save_pretrained=False,
+        overwrite=overwrite,  # run_demo(overwrite=True) replaces a previous demo's training run
     )
     return [round(float(r["train"]["loss"]), 4) for r in fit_result.history]
 
@@ -447,7 +454,7 @@ def _train(
 def _evaluate(
     model: Any, val_set: Any, s: DemoSettings, *, progress: bool
 ) -> tuple[dict[str, Any], torch.device]:
-    """Step 4: COCO ``bbox``/``segm`` metrics on the validation set; returns them and the model's device."""
+    """Step 4: COCO ``bbox``/``segm``, Boundary AP and clDice on the validation set; returns them and the device."""
     from torch.utils.data import DataLoader
 
     from .data import collate_fn
@@ -459,11 +466,14 @@ def _evaluate(
     run_device = next(model.parameters()).device
     metrics = evaluate(model, val_loader, run_device, progress=progress)
     logger.info(
-        "segm AP %.3f (AP50 %.3f), bbox AP %.3f (AP50 %.3f)",
+        "segm AP %.3f (AP50 %.3f), bbox AP %.3f (AP50 %.3f), boundary AP %.3f (AP50 %.3f), clDice %.3f",
         metrics["segm"]["AP"],
         metrics["segm"]["AP50"],
         metrics["bbox"]["AP"],
         metrics["bbox"]["AP50"],
+        metrics["boundary"]["AP"],
+        metrics["boundary"]["AP50"],
+        metrics["skeleton"]["clDice"],
     )
     return metrics, run_device
 
@@ -493,6 +503,8 @@ def _save_and_reload(
             "segm_AP50": float(metrics["segm"]["AP50"]),
             "bbox_AP": float(metrics["bbox"]["AP"]),
             "bbox_AP50": float(metrics["bbox"]["AP50"]),
+            "boundary_AP": float(metrics["boundary"]["AP"]),
+            "clDice": float(metrics["skeleton"]["clDice"]),
         },
         dataset_name=f"maskrcnn-custom synthetic, {s.num_val} validation images of {s.image_size} px",
         recipe={**s.recipe.to_dict(), "demo": asdict(s), "backbone": backbone, "seed": seed},
@@ -555,8 +567,7 @@ def _write_report(
             "settings": asdict(s) if s is not None else None,
             "recipe": s.recipe.to_dict() if s is not None else None,
             "train_loss_per_epoch": losses,
-            "bbox": metrics["bbox"],
-            "segm": metrics["segm"],
+            **{k: metrics[k] for k in DEMO_METRICS},
             "segm_elongation": metrics.get("segm_elongation"),
             "overlays": [
                 {**d, "path": str(p.relative_to(out_dir))}

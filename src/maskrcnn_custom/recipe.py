@@ -13,17 +13,18 @@ it. Named presets are listed by :func:`list_recipes` and returned by :func:`get_
 
 A new preset is one ``_register(name, TrainingRecipe(...), description)`` call in this module: ``list_recipes``,
 ``maskrcnn-custom train --recipe`` and its ``--help``, and the table of docs/training.md
-(:func:`recipes_table_markdown`) pick it up. This module imports nothing else from the library, so every layer
-can use it.
+(:func:`recipes_table_markdown`) pick it up. This module imports only the argument checkers of ``_utils``, so
+every layer above it can use it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ._utils.checks import check_int, check_number, check_optional_positive_int, check_positive_int
 
 __all__ = [
     "AMP_VALUES",
@@ -46,30 +47,6 @@ AMP_VALUES: tuple[bool | str, ...] = (False, True, "float16", "bfloat16")
 SEED_LR_STEP_SIZE = 6
 
 _AMP_ALIASES = {"fp16": "float16", "bf16": "bfloat16", "off": False, "none": False, "fp32": False}
-
-
-def _check_int(name: str, value: Any, minimum: int, *, allow_none: bool = False, hint: str = "") -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        none = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be an int >= {minimum}{none}{hint}, got {value!r}")
-
-
-def _check_float(
-    name: str, value: Any, *, low: float, low_open: bool, high: float = math.inf, allow_none: bool = False
-) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        ok = False
-    else:
-        ok = (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bound = f"{'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high < math.inf else "")
-        none = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a finite number {bound}{none}, got {value!r}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -99,7 +76,8 @@ class TrainingRecipe:
             ``"float16"`` or ``"bfloat16"`` (``"fp16"``/``"bf16"`` are accepted and stored by full name).
 
     Raises:
-        ValueError: If a field has a wrong type or value (the message names the field).
+        ValueError: If a field has a wrong value, or an int field a wrong type (the message names the field).
+        TypeError: If a number field (``lr``, ``momentum``, ...) is not a finite number.
 
     Examples:
         >>> from maskrcnn_custom import TrainingRecipe, get_recipe
@@ -125,23 +103,26 @@ class TrainingRecipe:
     amp: bool | str = False
 
     def __post_init__(self) -> None:
-        _check_int("epochs", self.epochs, 1)
-        _check_int("iters_per_epoch", self.iters_per_epoch, 1, allow_none=True, hint=" (None: one pass)")
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("lr_step_size", self.lr_step_size, 1, hint=" (epochs between learning-rate steps)")
-        _check_int("warmup_iters", self.warmup_iters, 0, allow_none=True, hint=" (0 disables warm-up)")
+        check_positive_int(self.epochs, "epochs")
+        check_optional_positive_int(
+            self.iters_per_epoch, "iters_per_epoch", hint="None: one pass over the data"
+        )
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.lr_step_size, "lr_step_size", hint="epochs between learning-rate steps")
+        check_int(self.warmup_iters, "warmup_iters", minimum=0, allow_none=True, hint="0 disables warm-up")
         if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {self.optimizer!r}"
             )
+        positive = {"minimum": 0, "min_inclusive": False}
         floats = {
-            "lr": _check_float("lr", self.lr, low=0, low_open=True),
-            "momentum": _check_float("momentum", self.momentum, low=0, low_open=False),
-            "weight_decay": _check_float("weight_decay", self.weight_decay, low=0, low_open=False),
-            "lr_gamma": _check_float("lr_gamma", self.lr_gamma, low=0, low_open=True),
-            "warmup_factor": _check_float("warmup_factor", self.warmup_factor, low=0, low_open=True, high=1),
-            "max_grad_norm": _check_float(
-                "max_grad_norm", self.max_grad_norm, low=0, low_open=True, allow_none=True
+            "lr": check_number(self.lr, "lr", **positive),
+            "momentum": check_number(self.momentum, "momentum", minimum=0),
+            "weight_decay": check_number(self.weight_decay, "weight_decay", minimum=0),
+            "lr_gamma": check_number(self.lr_gamma, "lr_gamma", **positive),
+            "warmup_factor": check_number(self.warmup_factor, "warmup_factor", maximum=1, **positive),
+            "max_grad_norm": check_number(
+                self.max_grad_norm, "max_grad_norm", allow_none=True, hint="None: no clipping", **positive
             ),
         }
         amp = False if self.amp is None else self.amp

@@ -84,8 +84,12 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     segm, bbox = report.metrics["segm"], report.metrics["bbox"]
+    boundary, skeleton = report.metrics["boundary"], report.metrics["skeleton"]
     print(
         f"segm AP {segm['AP']:.3f}  AP50 {segm['AP50']:.3f}  |  bbox AP {bbox['AP']:.3f}  AP50 {bbox['AP50']:.3f}"
+    )
+    print(
+        f"boundary AP {boundary['AP']:.3f}  AP50 {boundary['AP50']:.3f}  |  clDice {skeleton['clDice']:.3f}"
     )
     print(f"time {report.seconds['total']:.0f} s (training {report.seconds['train']:.0f} s)")
     print(f"model:    {report.pretrained_dir}")

@@ -52,7 +52,7 @@ from .._utils.atomic import atomic_path, check_overwrite
 from .._utils.checks import check_int, check_optional_positive_int, check_positive_int
 from .._utils.optional import require
 from .._version import __version__
-from ..inference.runner import check_model, inference_settings, model_class_names
+from ..inference.core import check_model, inference_settings, model_class_names
 from .quantize import check_calibration, quantize_int8
 
 __all__ = ["DEFAULT_OPSET", "MIN_OPSET", "export_onnx", "require_onnx"]

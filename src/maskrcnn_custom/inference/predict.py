@@ -1,4 +1,4 @@
-"""``predict``: thresholded, typed Mask R-CNN inference on anything that looks like an image (whole or tiled)."""
+"""``predict``: thresholded, typed Mask R-CNN inference on anything that looks like an image."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
+from .core import check_model, inference_settings, model_class_names, predict_whole
 from .results import Prediction
-from .runner import check_model, inference_settings, model_class_names, predict_whole
 from .tiling import predict_tiled
 
 __all__ = ["check_model", "inference_settings", "model_class_names", "predict"]
@@ -58,15 +58,15 @@ def predict(
         precision: ``"float32"`` (default) or ``"bfloat16"``: run the backbone, FPN, RPN head and RoI heads
             under bfloat16 autocast (CPU or CUDA) while anchors, box decoding, NMS, RoIAlign and mask
             pasting stay float32 (see :mod:`maskrcnn_custom.inference.precision`); results are float32.
-            About 2x the matmul throughput on CPUs with AVX512-BF16 or AMX; check the accuracy on your data.
+            Faster only where the hardware has bfloat16 units (AVX512-BF16 or AMX on CPU, recent GPUs);
+            elsewhere it is emulated and slower. Check the accuracy on your data.
 
     Returns:
         One :class:`Prediction` per image, in input order, on the CPU.
 
     Raises:
         TypeError: If ``model`` is not a Mask R-CNN or an image has an unsupported type (its index is named).
-        ValueError: For thresholds outside ``[0, 1)``, a bad ``batch_size`` or ``precision``, or an image of
-            the wrong shape.
+        ValueError: For thresholds outside ``[0, 1)``, a bad ``batch_size``, or an image of the wrong shape.
         FileNotFoundError: For an image path that does not exist.
 
     Examples:
@@ -77,30 +77,17 @@ def predict(
         >>> p.masks.dtype, p.image_size
         (torch.bool, (64, 64))
     """
-    if tile_size is not None:
-        return predict_tiled(
-            model,
-            images,
-            tile_size=tile_size,
-            tile_overlap=tile_overlap,
-            score_threshold=score_threshold,
-            mask_threshold=mask_threshold,
-            batch_size=batch_size,
-            max_detections=max_detections,
-            num_proposals=num_proposals,
-            device=device,
-            progress=progress,
-            precision=precision,
-        )
-    return predict_whole(
-        model,
-        images,
-        score_threshold=score_threshold,
-        mask_threshold=mask_threshold,
-        batch_size=batch_size,
-        max_detections=max_detections,
-        num_proposals=num_proposals,
-        device=device,
-        progress=progress,
-        precision=precision,
-    )
+    check_model(model)
+    settings: dict[str, Any] = {
+        "score_threshold": score_threshold,
+        "mask_threshold": mask_threshold,
+        "batch_size": batch_size,
+        "max_detections": max_detections,
+        "num_proposals": num_proposals,
+        "device": device,
+        "progress": progress,
+        "precision": precision,
+    }
+    if tile_size is not None:  # tiled inference: delegated to predict_tiled
+        return predict_tiled(model, images, tile_size=tile_size, tile_overlap=tile_overlap, **settings)
+    return predict_whole(model, images, **settings)

@@ -37,12 +37,11 @@ import numpy as np
 import torch
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
-from .._utils.checks import check_fraction, check_optional_positive_int, check_positive_int
+from .._utils.checks import check_positive_int
 from .._utils.progress import progress_bar
+from .core import check_model, check_predict_settings, model_class_names, predict_whole
 from .inputs import ImageItem, check_images, load_image
-from .precision import check_precision
 from .results import Prediction
-from .runner import check_model, model_class_names, predict_whole
 
 __all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "DEFAULT_MAX_MASK_BYTES", "predict_tiled", "tile_windows"]
 
@@ -374,16 +373,17 @@ def predict_tiled(
     tile_size, tile_overlap = _check_tile_args(tile_size, tile_overlap)
     if isinstance(merge_iou, bool) or not isinstance(merge_iou, (int, float)) or not 0.0 < merge_iou <= 1.0:
         raise ValueError(f"merge_iou must be a number in (0, 1], got {merge_iou!r}; 0.5 is a good default")
-    score_threshold = check_fraction(score_threshold, "score_threshold")
-    mask_threshold = check_fraction(mask_threshold, "mask_threshold")
-    check_positive_int(batch_size, "batch_size")
-    check_optional_positive_int(max_detections, "max_detections")
-    check_optional_positive_int(num_proposals, "num_proposals")
+    score_threshold, mask_threshold = check_predict_settings(
+        score_threshold=score_threshold,
+        mask_threshold=mask_threshold,
+        batch_size=batch_size,
+        max_detections=max_detections,
+        num_proposals=num_proposals,
+        progress=progress,
+        precision=precision,
+    )
     check_positive_int(max_image_pixels, "max_image_pixels")
     check_positive_int(max_mask_bytes, "max_mask_bytes")
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be True or False, got {progress!r}")
-    check_precision(precision)
     items = check_images(images)
     sizes = [_image_hw(item) for item in items]
     for item, (h, w) in zip(items, sizes, strict=True):
@@ -403,6 +403,7 @@ def predict_tiled(
         "num_proposals": num_proposals,
         "device": device,
         "precision": precision,
+        "progress": False,  # one bar over the tiles, below
     }
     results: list[Prediction] = []
     with progress_bar(total=sum(len(w) for w in windows), desc="tiles", enabled=progress, unit="tile") as bar:

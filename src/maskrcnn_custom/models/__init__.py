@@ -10,6 +10,7 @@ from .builder import (
     maskrcnn_resnet152_fpn,
 )
 from .config import (
+    MASK_UPSAMPLING_STAGES,
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
     AnchorConfig,
@@ -20,17 +21,21 @@ from .config import (
     RoIPoolConfig,
 )
 from .init import init_output_layers
+from .network import MASK_UPSAMPLING_CHANNELS, HighResMaskPredictor
 from .registry import get_model, get_model_builder, list_models, register_model
 from .validation import CONFIG_LIMITS, MAX_HEAD_PARAMETERS, validate_config
 
 __all__ = [
     "CONFIG_LIMITS",
     "MAX_HEAD_PARAMETERS",
+    "MASK_UPSAMPLING_CHANNELS",
+    "MASK_UPSAMPLING_STAGES",
     "SEED_ANCHOR_SIZES",
     "SEED_ASPECT_RATIOS",
     "AnchorConfig",
     "BackboneConfig",
     "BoxHeadConfig",
+    "HighResMaskPredictor",
     "MaskHeadConfig",
     "MaskRCNNConfig",
     "RoIPoolConfig",

@@ -88,6 +88,7 @@ def make_config(
     box_roi_pool: RoIPoolConfig = _SEED_BOX_POOL,
     mask_roi_pool: RoIPoolConfig = _SEED_MASK_POOL,
     mask_hidden_dim: int = 1500,
+    mask_resolution: int = 28,
     mask_head_layers: Sequence[int] = _SEED_MASK_LAYERS,
     class_names: Sequence[str] | None = None,
     **kwargs: Any,
@@ -156,7 +157,9 @@ def make_config(
         box_roi_pool=box_roi_pool,
         mask_roi_pool=mask_roi_pool,
         box_head=BoxHeadConfig(),
-        mask_head=MaskHeadConfig(conv_layers=tuple(mask_head_layers), hidden_dim=mask_hidden_dim),
+        mask_head=MaskHeadConfig(
+            conv_layers=tuple(mask_head_layers), hidden_dim=mask_hidden_dim, resolution=mask_resolution
+        ),
         class_names=None if class_names is None else tuple(class_names),
         detector_kwargs={k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()},
         **explicit,
@@ -203,6 +206,7 @@ def maskrcnn_resnet18_fpn(
     box_roi_pool: RoIPoolConfig = _UNSET,
     mask_roi_pool: RoIPoolConfig = _UNSET,
     mask_hidden_dim: int = _UNSET,
+    mask_resolution: int = _UNSET,
     progress: bool = True,
     **kwargs: Any,
 ) -> MaskRCNN:
@@ -235,6 +239,8 @@ def maskrcnn_resnet18_fpn(
         box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
         mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
         mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
+        mask_resolution: Side of the predicted masks: 28 (default, the seed's), 56 (for thin objects: one
+            more 2x upsampling stage in the mask predictor) or 112; see ``MaskHeadConfig.resolution``.
         progress: Show download progress (huggingface_hub's progress bars).
         **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
             the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
@@ -264,6 +270,7 @@ def maskrcnn_resnet18_fpn(
         box_roi_pool=box_roi_pool,
         mask_roi_pool=mask_roi_pool,
         mask_hidden_dim=mask_hidden_dim,
+        mask_resolution=mask_resolution,
         **kwargs,
     )
 
@@ -280,6 +287,7 @@ def maskrcnn_resnet34_fpn(
     box_roi_pool: RoIPoolConfig = _UNSET,
     mask_roi_pool: RoIPoolConfig = _UNSET,
     mask_hidden_dim: int = _UNSET,
+    mask_resolution: int = _UNSET,
     progress: bool = True,
     **kwargs: Any,
 ) -> MaskRCNN:
@@ -312,6 +320,8 @@ def maskrcnn_resnet34_fpn(
         box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
         mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
         mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
+        mask_resolution: Side of the predicted masks: 28 (default, the seed's), 56 (for thin objects: one
+            more 2x upsampling stage in the mask predictor) or 112; see ``MaskHeadConfig.resolution``.
         progress: Show download progress (huggingface_hub's progress bars).
         **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
             the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
@@ -341,6 +351,7 @@ def maskrcnn_resnet34_fpn(
         box_roi_pool=box_roi_pool,
         mask_roi_pool=mask_roi_pool,
         mask_hidden_dim=mask_hidden_dim,
+        mask_resolution=mask_resolution,
         **kwargs,
     )
 
@@ -357,6 +368,7 @@ def maskrcnn_resnet50_fpn(
     box_roi_pool: RoIPoolConfig = _UNSET,
     mask_roi_pool: RoIPoolConfig = _UNSET,
     mask_hidden_dim: int = _UNSET,
+    mask_resolution: int = _UNSET,
     progress: bool = True,
     **kwargs: Any,
 ) -> MaskRCNN:
@@ -389,6 +401,8 @@ def maskrcnn_resnet50_fpn(
         box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
         mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
         mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
+        mask_resolution: Side of the predicted masks: 28 (default, the seed's), 56 (for thin objects: one
+            more 2x upsampling stage in the mask predictor) or 112; see ``MaskHeadConfig.resolution``.
         progress: Show download progress (huggingface_hub's progress bars).
         **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
             the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
@@ -418,6 +432,7 @@ def maskrcnn_resnet50_fpn(
         box_roi_pool=box_roi_pool,
         mask_roi_pool=mask_roi_pool,
         mask_hidden_dim=mask_hidden_dim,
+        mask_resolution=mask_resolution,
         **kwargs,
     )
 
@@ -434,6 +449,7 @@ def maskrcnn_resnet101_fpn(
     box_roi_pool: RoIPoolConfig = _UNSET,
     mask_roi_pool: RoIPoolConfig = _UNSET,
     mask_hidden_dim: int = _UNSET,
+    mask_resolution: int = _UNSET,
     progress: bool = True,
     **kwargs: Any,
 ) -> MaskRCNN:
@@ -466,6 +482,8 @@ def maskrcnn_resnet101_fpn(
         box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
         mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
         mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
+        mask_resolution: Side of the predicted masks: 28 (default, the seed's), 56 (for thin objects: one
+            more 2x upsampling stage in the mask predictor) or 112; see ``MaskHeadConfig.resolution``.
         progress: Show download progress (huggingface_hub's progress bars).
         **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
             the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
@@ -495,6 +513,7 @@ def maskrcnn_resnet101_fpn(
         box_roi_pool=box_roi_pool,
         mask_roi_pool=mask_roi_pool,
         mask_hidden_dim=mask_hidden_dim,
+        mask_resolution=mask_resolution,
         **kwargs,
     )
 
@@ -511,6 +530,7 @@ def maskrcnn_resnet152_fpn(
     box_roi_pool: RoIPoolConfig = _UNSET,
     mask_roi_pool: RoIPoolConfig = _UNSET,
     mask_hidden_dim: int = _UNSET,
+    mask_resolution: int = _UNSET,
     progress: bool = True,
     **kwargs: Any,
 ) -> MaskRCNN:
@@ -543,6 +563,8 @@ def maskrcnn_resnet152_fpn(
         box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
         mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
         mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
+        mask_resolution: Side of the predicted masks: 28 (default, the seed's), 56 (for thin objects: one
+            more 2x upsampling stage in the mask predictor) or 112; see ``MaskHeadConfig.resolution``.
         progress: Show download progress (huggingface_hub's progress bars).
         **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
             the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
@@ -572,5 +594,6 @@ def maskrcnn_resnet152_fpn(
         box_roi_pool=box_roi_pool,
         mask_roi_pool=mask_roi_pool,
         mask_hidden_dim=mask_hidden_dim,
+        mask_resolution=mask_resolution,
         **kwargs,
     )

@@ -20,16 +20,23 @@ __all__ = [
     "SEED_ASPECT_RATIOS",
     "AnchorConfig",
     "BackboneConfig",
+    "MASK_UPSAMPLING_STAGES",
     "BoxHeadConfig",
     "MaskHeadConfig",
     "MaskRCNNConfig",
     "RoIPoolConfig",
+    "check_mask_resolution",
+    "mask_upsampling_stages",
 ]
 
 #: Anchor sizes of the seed network, one tuple per FPN level.
 SEED_ANCHOR_SIZES: tuple[tuple[float, ...], ...] = ((32,), (64,), (64,), (76,), (100,))
 #: Aspect ratios (height / width) of the seed network, the same on each of the 5 levels.
 SEED_ASPECT_RATIOS: tuple[tuple[float, ...], ...] = tuple((0.25, 0.33, 1.0, 2.0, 3.0) for _ in range(5))
+
+#: How many 2x upsampling stages the mask predictor may add after its first transposed conv: the mask
+#: resolution is ``2 * mask_roi_pool size * 2**k`` for ``k`` in this range (28, 56, 112 with a pool of 14).
+MASK_UPSAMPLING_STAGES: tuple[int, ...] = (0, 1, 2)
 
 #: Normalisation layers a backbone can use.
 NORM_LAYERS = ("frozen_bn", "bn", "gn")
@@ -141,11 +148,17 @@ class MaskHeadConfig:
         conv_layers: Output channels of each 3x3 conv of the mask head (torchvision: four of 256).
         dilation: Dilation of those convs.
         hidden_dim: Channels of the transposed conv in the mask predictor (the seed uses 1500).
+        resolution: Side of the predicted masks (the mask logits), before they are pasted into the image:
+            ``2 * P * 2**k`` for a mask RoI pool of output ``P`` and ``k`` in 0, 1, 2 (see
+            :data:`MASK_UPSAMPLING_STAGES`); with the default pool of 14: 28 (torchvision's and the seed's),
+            56 or 112. Each doubling past ``2 * P`` adds one 2x transposed conv + ReLU to the mask predictor;
+            training targets are cut at the same resolution. 56 keeps the width of thin objects.
     """
 
     conv_layers: tuple[int, ...] = (256, 256, 256, 256)
     dilation: int = 1
     hidden_dim: int = 1500
+    resolution: int = 28
 
 
 @dataclass(frozen=True)
@@ -227,6 +240,7 @@ class MaskRCNNConfig:
             "mask_head": MaskHeadConfig,
         }
         _check_keys(cls, data, "config")
+        data = _with_legacy_mask_resolution(data)
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key in parts:
@@ -247,6 +261,71 @@ class MaskRCNNConfig:
     def replace(self, **changes: Any) -> MaskRCNNConfig:
         """Return a copy with some top-level fields changed (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
+
+
+def _with_legacy_mask_resolution(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A config written before ``mask_head.resolution`` existed predicts masks of 2x its mask pool size."""
+    head = data.get("mask_head")
+    if not isinstance(head, Mapping) or "resolution" in head:
+        return data
+    pool = data.get("mask_roi_pool", {})
+    size = pool.get("output_size", 14) if isinstance(pool, Mapping) else 14
+    side = size[0] if isinstance(size, (list, tuple)) and size else size
+    if not isinstance(side, int) or isinstance(side, bool):
+        return data  # left to validate_config, which names the bad output_size
+    return {**data, "mask_head": {**head, "resolution": 2 * side}}
+
+
+def mask_upsampling_stages(config: MaskRCNNConfig) -> int:
+    """The 2x upsampling stages the mask predictor adds past ``2 * P`` (``P``: the mask RoI pool's size).
+
+    Raises:
+        ValueError: If ``config.mask_head.resolution`` is not valid (see :func:`check_mask_resolution`).
+
+    Examples:
+        >>> from maskrcnn_custom import MaskRCNNConfig, MaskHeadConfig
+        >>> from maskrcnn_custom.models.config import mask_upsampling_stages
+        >>> mask_upsampling_stages(MaskRCNNConfig()), mask_upsampling_stages(
+        ...     MaskRCNNConfig(mask_head=MaskHeadConfig(resolution=56)))
+        (0, 1)
+    """
+    check_mask_resolution(config)
+    return (config.mask_head.resolution // (2 * config.mask_roi_pool.output_hw[0])).bit_length() - 1
+
+
+def check_mask_resolution(config: MaskRCNNConfig) -> None:
+    """Check ``config.mask_head.resolution`` against the mask RoI pool (part of ``validate_config``).
+
+    The mask predictor's first transposed conv doubles the pooled ``P x P`` features; each further stage
+    doubles again, so the valid resolutions are ``2 * P * 2**k``, ``k`` in :data:`MASK_UPSAMPLING_STAGES`.
+    Masks are square (torchvision cuts square training targets), so the mask pool must be square.
+
+    Raises:
+        ValueError: Naming ``mask_resolution`` (the builder argument) and the values that work.
+
+    Examples:
+        >>> from maskrcnn_custom import MaskRCNNConfig, MaskHeadConfig
+        >>> from maskrcnn_custom.models.config import check_mask_resolution
+        >>> check_mask_resolution(MaskRCNNConfig(mask_head=MaskHeadConfig(resolution=56)))
+        >>> check_mask_resolution(MaskRCNNConfig(mask_head=MaskHeadConfig(resolution=42)))
+        Traceback (most recent call last):
+        ...
+        ValueError: mask_resolution (mask_head.resolution) must be one of 28, 56, 112 with mask_roi_pool output 14 (2 x 14 x 2**k), got 42; pass 28 (no extra upsampling, torchvision's) or 56 for thin objects
+    """
+    h, w = config.mask_roi_pool.output_hw
+    resolution = config.mask_head.resolution
+    allowed = [2 * h * 2**k for k in MASK_UPSAMPLING_STAGES]
+    if h != w and resolution != 2 * h:
+        raise ValueError(
+            f"mask_resolution (mask_head.resolution) needs a square mask_roi_pool output_size, got {(h, w)}; "
+            "pass mask_roi_pool=RoIPoolConfig(('0',), 14, 2) or leave mask_resolution out"
+        )
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution not in allowed:
+        raise ValueError(
+            f"mask_resolution (mask_head.resolution) must be one of {', '.join(map(str, allowed))} with "
+            f"mask_roi_pool output {h} (2 x {h} x 2**k), got {resolution!r}; pass {allowed[0]} (no extra upsampling, "
+            f"torchvision's) or {allowed[1]} for thin objects"
+        )
 
 
 def _check_keys(cls: type, data: Mapping[str, Any], where: str) -> None:

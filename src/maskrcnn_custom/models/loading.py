@@ -166,6 +166,7 @@ def apply_overrides(config: MaskRCNNConfig, overrides: Mapping[str, Any], origin
         ("box_roi_pool", config.box_roi_pool),
         ("mask_roi_pool", config.mask_roi_pool),
         ("mask_hidden_dim", config.mask_head.hidden_dim),
+        ("mask_resolution", config.mask_head.resolution),
         ("backbone_norm", config.backbone.norm),
     ):
         if key in given:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
+from torch import nn
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNN, MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.rpn import AnchorGenerator, RPNHead
 from torchvision.ops import MultiScaleRoIAlign
 
 from .backbone import build_backbone
-from .config import MaskRCNNConfig, RoIPoolConfig
+from .config import MaskRCNNConfig, RoIPoolConfig, mask_upsampling_stages
 from .init import init_output_layers
 from .validation import validate_config
 
-__all__ = ["build_model"]
+__all__ = ["MASK_UPSAMPLING_CHANNELS", "HighResMaskPredictor", "build_model"]
+
+#: Channels of each extra 2x stage of a :class:`HighResMaskPredictor` (at most the mask head's width and
+#: ``mask_hidden_dim``). The stage refines a mask rather than adding features: 64 channels cost a fraction of
+#: the seed's 1500-wide transposed conv feeding them, where 256 would more than double the mask branch.
+MASK_UPSAMPLING_CHANNELS = 64
 
 
 def _pool(config: RoIPoolConfig) -> MultiScaleRoIAlign:
@@ -21,6 +29,62 @@ def _pool(config: RoIPoolConfig) -> MultiScaleRoIAlign:
         output_size=config.output_size if isinstance(config.output_size, int) else list(config.output_size),
         sampling_ratio=config.sampling_ratio,
     )
+
+
+class HighResMaskPredictor(nn.Sequential):
+    """A mask predictor as torchvision's ``MaskRCNNPredictor``, with ``stages`` more 2x upsampling steps.
+
+    ``conv5_mask`` (2x2 transposed conv, stride 2, to ``dim_reduced`` channels) and ReLU as torchvision's,
+    then per stage ``upsample{i}``: a 2x2 transposed conv, stride 2, to ``stage_channels`` channels, and a
+    ReLU, then the 1x1 ``mask_fcn_logits``. A ``P x P`` pooled RoI gives ``2 * P * 2**stages`` square logits;
+    torchvision's ``maskrcnn_loss`` cuts its targets at the logits' size and ``paste_masks_in_image`` pastes
+    any size, so nothing else changes.
+
+    Args:
+        in_channels: Channels of the mask head's output.
+        dim_reduced: Channels of ``conv5_mask`` (``mask_head.hidden_dim``).
+        num_classes: Number of classes including the background.
+        stages: Extra 2x stages (1: 56 px masks from a pool of 14).
+        stage_channels: Channels of the extra stages; :func:`build_model` uses the smaller of the mask head's
+            width and ``dim_reduced`` (256 for the seed network). The first stage's cost grows with
+            ``dim_reduced * stage_channels``.
+
+    Examples:
+        >>> import torch
+        >>> from maskrcnn_custom.models.network import HighResMaskPredictor
+        >>> HighResMaskPredictor(256, 64, 2, stages=1, stage_channels=32)(torch.rand(3, 256, 14, 14)).shape
+        torch.Size([3, 2, 56, 56])
+    """
+
+    def __init__(
+        self, in_channels: int, dim_reduced: int, num_classes: int, *, stages: int, stage_channels: int
+    ) -> None:
+        layers: OrderedDict[str, nn.Module] = OrderedDict(
+            [
+                ("conv5_mask", nn.ConvTranspose2d(in_channels, dim_reduced, 2, 2, 0)),
+                ("relu", nn.ReLU(inplace=True)),
+            ]
+        )
+        channels = dim_reduced
+        for i in range(1, stages + 1):
+            layers[f"upsample{i}"] = nn.ConvTranspose2d(channels, stage_channels, 2, 2, 0)
+            layers[f"relu{i}"] = nn.ReLU(inplace=True)
+            channels = stage_channels
+        layers["mask_fcn_logits"] = nn.Conv2d(channels, num_classes, 1, 1, 0)
+        super().__init__(layers)
+        for name, param in self.named_parameters():  # torchvision's initialisation of MaskRCNNPredictor
+            if "weight" in name:
+                nn.init.kaiming_normal_(param, mode="fan_out", nonlinearity="relu")
+
+
+def _mask_predictor(config: MaskRCNNConfig) -> nn.Module:
+    """The mask predictor: torchvision's at ``2 * P`` (the seed's 28 px), else a :class:`HighResMaskPredictor`."""
+    width, hidden = config.mask_head.conv_layers[-1], config.mask_head.hidden_dim
+    stages = mask_upsampling_stages(config)
+    if stages == 0:
+        return MaskRCNNPredictor(width, hidden, config.num_classes)
+    channels = min(MASK_UPSAMPLING_CHANNELS, width, hidden)
+    return HighResMaskPredictor(width, hidden, config.num_classes, stages=stages, stage_channels=channels)
 
 
 def build_model(config: MaskRCNNConfig) -> MaskRCNN:
@@ -68,7 +132,7 @@ def build_model(config: MaskRCNNConfig) -> MaskRCNN:
         box_predictor=FastRCNNPredictor(rep, config.num_classes),
         mask_roi_pool=_pool(config.mask_roi_pool),
         mask_head=MaskRCNNHeads(out, list(mask_layers), config.mask_head.dilation),
-        mask_predictor=MaskRCNNPredictor(mask_layers[-1], config.mask_head.hidden_dim, config.num_classes),
+        mask_predictor=_mask_predictor(config),
         **dict(config.detector_kwargs),
     )
     init_output_layers(model)

@@ -18,7 +18,7 @@ from torchvision.models.detection.faster_rcnn import FasterRCNN
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
 from .._utils.checks import check_int, check_number, is_int, is_number
-from .config import BACKBONE_NAMES, NORM_LAYERS, MaskRCNNConfig, RoIPoolConfig
+from .config import BACKBONE_NAMES, NORM_LAYERS, MaskRCNNConfig, RoIPoolConfig, check_mask_resolution
 
 __all__ = ["CONFIG_LIMITS", "DETECTOR_KWARGS", "MAX_HEAD_PARAMETERS", "STRUCTURAL_KWARGS", "validate_config"]
 
@@ -345,6 +345,7 @@ def validate_config(config: MaskRCNNConfig) -> None:
         )
     check_int(mh.dilation, "mask head dilation", minimum=1, maximum=_cap("mask_dilation"))
     _check_positive(mh.hidden_dim, "mask_hidden_dim", "mask_hidden_dim")
+    check_mask_resolution(config)  # mask_head.resolution against the mask pool (models/config.py)
     heads = _head_parameters(config)
     if heads > MAX_HEAD_PARAMETERS:
         raise ValueError(

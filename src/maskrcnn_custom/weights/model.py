@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..recipe import TrainingRecipe, get_recipe
 from ._api import WeightsEnum, WeightsRecord
 
 __all__ = ["MaskRCNNWeights", "ModelWeights"]
@@ -30,10 +31,16 @@ class ModelWeights(WeightsRecord):
         categories: Class names, background first (``num_classes == len(categories)``).
         metrics: Evaluation results, e.g. ``{"segm_mAP": 0.61}``, with the data they were measured on in
             ``meta["eval_data"]``.
-        recipe: How the weights were trained (optimizer, learning rate, schedule, data).
+        recipe: The :class:`~maskrcnn_custom.TrainingRecipe` the weights were trained with, as
+            :meth:`~maskrcnn_custom.TrainingRecipe.to_dict` (see :attr:`training_recipe`).
         license: License of the weights.
         published: Whether the files are on the Hub. Unpublished entries raise when used.
-        meta: Anything else worth recording.
+        meta: Anything else worth recording (``recipe_preset``, ``train_data``, ``backbone_init``, ...).
+
+    Examples:
+        >>> from maskrcnn_custom import MaskRCNNWeights, get_recipe
+        >>> MaskRCNNWeights.SEED_RESNET101_V1.value.training_recipe == get_recipe("seed")
+        True
     """
 
     arch: str
@@ -48,14 +55,22 @@ class ModelWeights(WeightsRecord):
         """Number of classes including the background."""
         return len(self.categories)
 
+    @property
+    def training_recipe(self) -> TrainingRecipe:
+        """:attr:`recipe` as a :class:`~maskrcnn_custom.TrainingRecipe` (checked field by field).
 
-#: The seed recipe: SGD with momentum, step decay, synthetic 256x256 images.
-_SEED_RECIPE: Mapping[str, Any] = {
-    "optimizer": "SGD(lr=0.003, momentum=0.9, weight_decay=0.0001)",
-    "lr_scheduler": "StepLR(step_size=10, gamma=0.5)",
-    "epochs": 30,
-    "iterations_per_epoch": 300,
-    "data": "2,500 synthetic 256x256 images of long, thin objects",
+        Raises:
+            ValueError: If :attr:`recipe` holds an unknown field or an invalid value.
+            TypeError: If a number field holds something else than a number.
+        """
+        return TrainingRecipe.from_dict(self.recipe)
+
+
+#: How the seed checkpoint is trained: the ``"seed"`` training recipe (the one ``fit`` defaults to), on these
+#: data from this backbone initialisation.
+_SEED_TRAINING: Mapping[str, Any] = {
+    "recipe_preset": "seed",
+    "train_data": "2,500 synthetic 256x256 images of long, thin objects",
     "backbone_init": "ResNet101BackboneWeights.IMAGENET1K_V1",
 }
 
@@ -77,7 +92,8 @@ class MaskRCNNWeights(WeightsEnum):
         repo_id="maskrcnn-custom/maskrcnn_resnet101_fpn.seed_synthetic",
         arch="resnet101",
         categories=("__background__", "object"),
-        recipe=_SEED_RECIPE,
+        recipe=get_recipe("seed").to_dict(),
+        meta=_SEED_TRAINING,
         published=False,
     )
 

@@ -1,4 +1,4 @@
-"""The untiled inference path behind ``predict`` and ``predict_tiled``: model checks, test-time settings, batches."""
+"""What ``predict`` and ``predict_tiled`` share: the model check, test-time settings, whole-image inference."""
 
 from __future__ import annotations
 
@@ -17,9 +17,15 @@ from .inputs import ImageItem, check_images, load_image
 from .precision import check_precision, reduced_precision
 from .results import Prediction
 
-__all__ = ["check_model", "inference_settings", "model_class_names", "predict_whole"]
+__all__ = [
+    "check_model",
+    "check_predict_settings",
+    "inference_settings",
+    "model_class_names",
+    "predict_whole",
+]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("maskrcnn_custom.inference.predict")
 
 
 def check_model(model: Any, *, name: str = "model") -> MaskRCNN:
@@ -116,38 +122,80 @@ def _batches(items: Sequence[ImageItem], size: int) -> Iterator[Sequence[ImageIt
         yield items[start : start + size]
 
 
-def predict_whole(
-    model: MaskRCNN,
-    images: Any,
+def check_predict_settings(
     *,
-    score_threshold: float = 0.5,
-    mask_threshold: float = 0.5,
-    batch_size: int = 1,
-    max_detections: int | None = None,
-    num_proposals: int | None = None,
-    device: str | torch.device | None = None,
-    progress: bool = False,
-    precision: str = "float32",
-) -> list[Prediction]:
-    """:func:`~maskrcnn_custom.inference.predict` on whole images (no tiling); the arguments are the same.
+    score_threshold: Any,
+    mask_threshold: Any,
+    batch_size: Any,
+    max_detections: Any,
+    num_proposals: Any,
+    progress: Any,
+    precision: Any = "float32",
+) -> tuple[float, float]:
+    """Check the settings ``predict`` and ``predict_tiled`` share; return the two thresholds as floats.
+
+    Raises:
+        ValueError: For a threshold outside ``[0, 1)``, a count that is not a positive int, or an unknown
+            ``precision``.
+        TypeError: If ``progress`` is not a bool or a threshold not a number.
 
     Examples:
-        >>> import torch
-        >>> from maskrcnn_custom import maskrcnn_resnet18_fpn
-        >>> from maskrcnn_custom.inference.runner import predict_whole
-        >>> model = maskrcnn_resnet18_fpn(weights_backbone=None, min_size=64, max_size=64)
-        >>> len(predict_whole(model, torch.rand(3, 64, 64)))
-        1
+        >>> from maskrcnn_custom.inference.core import check_predict_settings
+        >>> check_predict_settings(score_threshold=0.5, mask_threshold=0, batch_size=1, max_detections=None,
+        ...                        num_proposals=None, progress=False)
+        (0.5, 0.0)
     """
-    check_model(model)
-    score_threshold = check_fraction(score_threshold, "score_threshold")
-    mask_threshold = check_fraction(mask_threshold, "mask_threshold")
+    thresholds = (
+        check_fraction(score_threshold, "score_threshold"),
+        check_fraction(mask_threshold, "mask_threshold"),
+    )
     check_positive_int(batch_size, "batch_size")
     check_optional_positive_int(max_detections, "max_detections")
     check_optional_positive_int(num_proposals, "num_proposals")
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
     check_precision(precision)
+    return thresholds
+
+
+def predict_whole(
+    model: MaskRCNN,
+    images: Any,
+    *,
+    score_threshold: float,
+    mask_threshold: float,
+    batch_size: int,
+    max_detections: int | None,
+    num_proposals: int | None,
+    device: str | torch.device | None,
+    progress: bool,
+    precision: str = "float32",
+) -> list[Prediction]:
+    """:func:`~maskrcnn_custom.predict` without tiling: every image runs whole.
+
+    The arguments are :func:`~maskrcnn_custom.predict`'s, all given (it is the one place that fills in the
+    defaults), and are checked here.
+
+    Examples:
+        >>> import torch
+        >>> from maskrcnn_custom import maskrcnn_resnet18_fpn
+        >>> from maskrcnn_custom.inference.core import predict_whole
+        >>> settings = dict(score_threshold=0.5, mask_threshold=0.5, batch_size=1, max_detections=None,
+        ...                 num_proposals=None, device=None, progress=False)
+        >>> [p] = predict_whole(maskrcnn_resnet18_fpn(weights_backbone=None), torch.rand(3, 64, 64), **settings)
+        >>> p.image_size
+        (64, 64)
+    """
+    check_model(model)
+    score_threshold, mask_threshold = check_predict_settings(
+        score_threshold=score_threshold,
+        mask_threshold=mask_threshold,
+        batch_size=batch_size,
+        max_detections=max_detections,
+        num_proposals=num_proposals,
+        progress=progress,
+        precision=precision,
+    )
     items = check_images(images)
     if device is not None:
         model.to(torch.device(device))
