@@ -27,6 +27,24 @@ def test_synth_writes_a_loadable_coco_folder(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_synth_preset_heldout_with_an_override(tmp_path, capsys):
+    from maskrcnn_custom.data import SyntheticConfig
+
+    out = tmp_path / "heldout"
+    rc = main(["synth", "--out", str(out), "--num-images", "2", "--image-size", "64", "--seed", "7",
+               "--preset", "heldout", "--objects", "1,2", "--no-progress"])  # fmt: skip
+    assert rc == 0
+    ds = CocoDataset.from_dir(out)
+    expected = SyntheticConfig.preset("heldout", num_objects=(1, 2))
+    assert expected != SyntheticConfig.heldout()  # the override was applied on top of the preset
+    mem = SyntheticElongatedDataset(2, image_size=64, seed=7, config=expected)
+    for i in range(2):
+        assert ds[i][1]["boxes"].tolist() == mem[i][1]["boxes"].tolist()
+        assert (ds[i][0] - mem[i][0]).abs().max() <= 0.5 / 255 + 1e-6  # the PNG holds the same image, 8-bit
+    other = SyntheticElongatedDataset(2, image_size=64, seed=7, config=SyntheticConfig(num_objects=(1, 2)))
+    assert any((ds[i][0] - other[i][0]).abs().max() > 0.05 for i in range(2))  # not the default generator
+
+
 def test_anchors_reports_fitted_seed_and_torchvision(tmp_path, capsys):
     out = tmp_path / "ds"
     assert main(["synth", "--out", str(out), "--num-images", "12", "--no-progress"]) == 0

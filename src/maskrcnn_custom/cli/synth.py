@@ -6,6 +6,7 @@ CocoDataset.from_dir(OUT) and `maskrcnn-custom anchors --coco OUT` read. Image i
 
   maskrcnn-custom synth --out datasets/train --num-images 2500 --seed 0
   maskrcnn-custom synth --out datasets/val --num-images 250 --seed 1
+  maskrcnn-custom synth --out datasets/heldout --num-images 100 --seed 2 --preset heldout
 
 Writing masks needs pycocotools: pip install "maskrcnn-custom[coco]".
 """
@@ -37,11 +38,28 @@ def _int_range(text: str) -> tuple[int, int]:
     return lo, hi
 
 
+#: Options that set a ``SyntheticConfig`` field: flag, field, parser, metavar, help. Unset, a field keeps the
+#: value of ``--preset``.
+_FIELD_OPTIONS: tuple[tuple[str, str, object, str | None, str], ...] = (
+    ("--objects", "num_objects", _int_range, "MIN,MAX", "objects drawn per image"),
+    ("--length", "length_range", _range, "MIN,MAX", "object length as a fraction of the image side"),
+    ("--width", "width_range", _range, "MIN,MAX", "object thickness as a fraction of the image side"),
+    ("--curvature", "curvature_range", _range, "MIN,MAX", "total bend of fibres, radians"),
+    (
+        "--min-visible-area",
+        "min_visible_area",
+        int,
+        "PX",
+        "drop objects with fewer visible pixels after occlusion",
+    ),
+    ("--noise", "noise_std", float, None, "standard deviation of the pixel noise"),
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this command's arguments."""
-    from ..data.synthetic import OBJECT_KINDS, SyntheticConfig
+    from ..data.synthetic import OBJECT_KINDS, SYNTHETIC_PRESETS, SyntheticConfig
 
-    d = SyntheticConfig()
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="output folder (images/ and annotations.json)"
     )
@@ -51,50 +69,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, default=256, metavar="PX", help="image side in pixels")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed; image i depends only on (seed, i)")
     parser.add_argument(
+        "--preset",
+        choices=SYNTHETIC_PRESETS,
+        default="default",
+        help="generator configuration the options below start from; 'heldout' draws longer, thinner, more "
+        "bent objects on other backgrounds, for validation sets unlike the training data",
+    )
+    parser.add_argument(
         "--kinds",
-        default=",".join(d.kinds),
+        default=argparse.SUPPRESS,
         help=f"comma-separated object kinds to draw, from {','.join(OBJECT_KINDS)}",
     )
     parser.add_argument(
         "--labels",
         choices=("single", "kind"),
-        default=d.labels,
+        default=argparse.SUPPRESS,
         help="'single': one class 'object'; 'kind': one class per object kind",
     )
+    d = SyntheticConfig()
+    for flag, field, kind, metavar, text in _FIELD_OPTIONS:
+        value = getattr(d, field)
+        shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else value
+        parser.add_argument(
+            flag,
+            dest=field,
+            type=kind,
+            default=argparse.SUPPRESS,
+            metavar=metavar,
+            help=f"{text} (default preset: {shown})",
+        )
     parser.add_argument(
-        "--objects", type=_int_range, default=d.num_objects, metavar="MIN,MAX", help="objects drawn per image"
-    )
-    parser.add_argument(
-        "--length",
-        type=_range,
-        default=d.length_range,
-        metavar="MIN,MAX",
-        help="object length as a fraction of the image side",
-    )
-    parser.add_argument(
-        "--width",
-        type=_range,
-        default=d.width_range,
-        metavar="MIN,MAX",
-        help="object thickness as a fraction of the image side",
-    )
-    parser.add_argument(
-        "--curvature",
-        type=_range,
-        default=d.curvature_range,
-        metavar="MIN,MAX",
-        help="total bend of fibres, radians",
-    )
-    parser.add_argument("--no-overlap", action="store_true", help="keep objects from touching each other")
-    parser.add_argument(
-        "--min-visible-area",
-        type=int,
-        default=d.min_visible_area,
-        metavar="PX",
-        help="drop objects with fewer visible pixels after occlusion",
-    )
-    parser.add_argument(
-        "--noise", type=float, default=d.noise_std, help="standard deviation of the pixel noise"
+        "--no-overlap",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="keep objects from touching each other",
     )
     parser.add_argument(
         "--overwrite",
@@ -105,21 +113,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
 
 
+def _config(args: argparse.Namespace) -> object:
+    """The ``--preset`` config with every option that was given applied on top."""
+    from ..data import SyntheticConfig
+
+    overrides = {field: getattr(args, field) for _, field, *_ in _FIELD_OPTIONS if hasattr(args, field)}
+    if hasattr(args, "kinds"):
+        overrides["kinds"] = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    if hasattr(args, "labels"):
+        overrides["labels"] = args.labels
+    if getattr(args, "no_overlap", False):
+        overrides["allow_overlap"] = False
+    return SyntheticConfig.preset(args.preset, **overrides)
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate and export the dataset."""
-    from ..data import SyntheticConfig, SyntheticElongatedDataset, export_coco
+    from ..data import SyntheticElongatedDataset, export_coco
 
-    config = SyntheticConfig(
-        kinds=tuple(k.strip() for k in args.kinds.split(",") if k.strip()),
-        labels=args.labels,
-        num_objects=args.objects,
-        length_range=args.length,
-        width_range=args.width,
-        curvature_range=args.curvature,
-        allow_overlap=not args.no_overlap,
-        min_visible_area=args.min_visible_area,
-        noise_std=args.noise,
-    )
+    config = _config(args)
     dataset = SyntheticElongatedDataset(
         args.num_images, image_size=args.image_size, seed=args.seed, config=config
     )

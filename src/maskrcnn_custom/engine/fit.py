@@ -32,6 +32,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from .._utils.atomic import atomic_write_text, remove_stale_temporaries
 from .._utils.checks import check_int, check_non_negative_int, check_positive_int
+from .._utils.sentinel import Sentinel
 from .._version import __version__
 from ..data.collate import collate_fn as default_collate_fn
 from ..data.validate import model_num_classes, validate_dataset
@@ -83,24 +84,8 @@ RUN_FILES: tuple[str, ...] = (
 _RUN_SWITCHES = "resume=True to continue it or overwrite=True to start over (CLI: --resume, --overwrite)"
 
 
-class _Unset:
-    """Type of :data:`_UNSET`: "this keyword was not given, the recipe decides"."""
-
-    _instance: _Unset | None = None
-
-    def __new__(cls) -> _Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "<from the recipe>"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-_UNSET: Any = _Unset()
+#: "Not given": the default of keywords whose value, when given (even equal to a default), is applied.
+_UNSET: Any = Sentinel("<from the recipe>")
 
 
 def seed_everything(seed: int) -> None:

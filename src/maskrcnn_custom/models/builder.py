@@ -15,6 +15,7 @@ from typing import Any
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
 from .._utils.checks import check_int
+from .._utils.sentinel import Sentinel
 from ..weights.backbone import (
     BackboneWeightsLike,
     ResNet18BackboneWeights,
@@ -56,24 +57,8 @@ _SEED_MASK_POOL = RoIPoolConfig(featmap_names=("0",), output_size=14, sampling_r
 _SEED_MASK_LAYERS = (256, 256, 256, 256)
 
 
-class _Unset:
-    """The default of builder arguments: "not given", so an explicit value (even the default) is applied."""
-
-    _instance: _Unset | None = None
-
-    def __new__(cls) -> _Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "<seed default>"
-
-    def __reduce__(self) -> str:
-        return "_UNSET"
-
-
-_UNSET: Any = _Unset()
+#: "Not given": the default of keywords whose value, when given (even equal to a default), is applied.
+_UNSET: Any = Sentinel("<seed default>")
 
 
 def make_config(
@@ -214,37 +199,24 @@ def maskrcnn_resnet18_fpn(
 
     The lightest member of the family: fast on a CPU, the one the tests and quick examples use.
 
-    With default arguments the network is the seed's design: anchor sizes ``((32,), (64,), (64,), (76,), (100,))``
-    with aspect ratios ``(0.25, 0.33, 1, 2, 3)`` on each of the 5 FPN levels, box RoI pool on feature map
-    ``"0"`` (output 7, sampling ratio 2), mask RoI pool on ``"0"`` (output 14, sampling ratio 2),
-    ``min_size = max_size = 256``, ``rpn_batch_size_per_image=512``, ``FastRCNNPredictor(1024, num_classes)``
-    and ``MaskRCNNPredictor(256, 1500, num_classes)``. The output layers get small normal initial weights
-    (see :func:`~maskrcnn_custom.init_output_layers`) so training from scratch stays finite.
+    Every argument is that of :func:`maskrcnn_resnet101_fpn` (the seed network), with the same defaults, except
+    the backbone and its default weights.
 
     Args:
-        weights: Whole-model weights: a :class:`~maskrcnn_custom.MaskRCNNWeights` member or its name, a Hub
-            repo id (``"org/name"`` or ``"org/name@revision"``) or a local ``save_pretrained`` folder. The
-            architecture then comes from the weights' ``config.json``; only the arguments you pass are applied
-            on top (those that would change the architecture must agree with it), and ``weights_backbone`` is
-            not used.
+        weights: Whole-model weights (enum member or name, Hub repo id, local folder); see
+            :func:`maskrcnn_resnet101_fpn`.
         weights_backbone: ImageNet backbone weights (default ``ResNet18BackboneWeights.IMAGENET1K_V1``, torchvision's),
-            given as an enum member, its name, a Hub repo id, a local file, or ``None`` for a random,
-            trainable-BatchNorm backbone.
+            an enum member, its name, a Hub repo id, a local file, or ``None`` for a random backbone.
         num_classes: Number of classes including the background (default 2, or the weights' own).
-        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5. Default (or ``None``): 3 with a
-            pretrained backbone, 5 without (torchvision's rule).
-        anchor_sizes: One tuple of anchor sizes per FPN level (5 levels); default the seed's.
-        aspect_ratios: One tuple of aspect ratios (height / width) per level, or one flat tuple for all
-            levels; default the seed's.
-        box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
-        mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
-        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
-        mask_resolution: Side of the predicted masks: 28 (default, the seed's), 56 (for thin objects: one
-            more 2x upsampling stage in the mask predictor) or 112; see ``MaskHeadConfig.resolution``.
-        progress: Show download progress (huggingface_hub's progress bars).
-        **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
-            the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
-            argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
+        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5 (torchvision's rule by default).
+        anchor_sizes: Anchor sizes per FPN level; default the seed's.
+        aspect_ratios: Aspect ratios per level (or one flat tuple); default the seed's.
+        box_roi_pool: RoI pooling of the box branch; default the seed's.
+        mask_roi_pool: RoI pooling of the mask branch; default the seed's.
+        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500.
+        mask_resolution: Side of the predicted masks: 28 (default), 56 or 112.
+        progress: Show download progress.
+        **kwargs: As for :func:`maskrcnn_resnet101_fpn`.
 
     Returns:
         A ``torchvision.models.detection.MaskRCNN`` with its config in ``model.config``.
@@ -295,37 +267,24 @@ def maskrcnn_resnet34_fpn(
 
     A light backbone, between ResNet-18 and ResNet-50 in size.
 
-    With default arguments the network is the seed's design: anchor sizes ``((32,), (64,), (64,), (76,), (100,))``
-    with aspect ratios ``(0.25, 0.33, 1, 2, 3)`` on each of the 5 FPN levels, box RoI pool on feature map
-    ``"0"`` (output 7, sampling ratio 2), mask RoI pool on ``"0"`` (output 14, sampling ratio 2),
-    ``min_size = max_size = 256``, ``rpn_batch_size_per_image=512``, ``FastRCNNPredictor(1024, num_classes)``
-    and ``MaskRCNNPredictor(256, 1500, num_classes)``. The output layers get small normal initial weights
-    (see :func:`~maskrcnn_custom.init_output_layers`) so training from scratch stays finite.
+    Every argument is that of :func:`maskrcnn_resnet101_fpn` (the seed network), with the same defaults, except
+    the backbone and its default weights.
 
     Args:
-        weights: Whole-model weights: a :class:`~maskrcnn_custom.MaskRCNNWeights` member or its name, a Hub
-            repo id (``"org/name"`` or ``"org/name@revision"``) or a local ``save_pretrained`` folder. The
-            architecture then comes from the weights' ``config.json``; only the arguments you pass are applied
-            on top (those that would change the architecture must agree with it), and ``weights_backbone`` is
-            not used.
+        weights: Whole-model weights (enum member or name, Hub repo id, local folder); see
+            :func:`maskrcnn_resnet101_fpn`.
         weights_backbone: ImageNet backbone weights (default ``ResNet34BackboneWeights.IMAGENET1K_V1``, torchvision's),
-            given as an enum member, its name, a Hub repo id, a local file, or ``None`` for a random,
-            trainable-BatchNorm backbone.
+            an enum member, its name, a Hub repo id, a local file, or ``None`` for a random backbone.
         num_classes: Number of classes including the background (default 2, or the weights' own).
-        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5. Default (or ``None``): 3 with a
-            pretrained backbone, 5 without (torchvision's rule).
-        anchor_sizes: One tuple of anchor sizes per FPN level (5 levels); default the seed's.
-        aspect_ratios: One tuple of aspect ratios (height / width) per level, or one flat tuple for all
-            levels; default the seed's.
-        box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
-        mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
-        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
-        mask_resolution: Side of the predicted masks: 28 (default, the seed's), 56 (for thin objects: one
-            more 2x upsampling stage in the mask predictor) or 112; see ``MaskHeadConfig.resolution``.
-        progress: Show download progress (huggingface_hub's progress bars).
-        **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
-            the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
-            argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
+        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5 (torchvision's rule by default).
+        anchor_sizes: Anchor sizes per FPN level; default the seed's.
+        aspect_ratios: Aspect ratios per level (or one flat tuple); default the seed's.
+        box_roi_pool: RoI pooling of the box branch; default the seed's.
+        mask_roi_pool: RoI pooling of the mask branch; default the seed's.
+        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500.
+        mask_resolution: Side of the predicted masks: 28 (default), 56 or 112.
+        progress: Show download progress.
+        **kwargs: As for :func:`maskrcnn_resnet101_fpn`.
 
     Returns:
         A ``torchvision.models.detection.MaskRCNN`` with its config in ``model.config``.
@@ -376,37 +335,24 @@ def maskrcnn_resnet50_fpn(
 
     The first bottleneck ResNet; also has ``IMAGENET1K_V2`` backbone weights.
 
-    With default arguments the network is the seed's design: anchor sizes ``((32,), (64,), (64,), (76,), (100,))``
-    with aspect ratios ``(0.25, 0.33, 1, 2, 3)`` on each of the 5 FPN levels, box RoI pool on feature map
-    ``"0"`` (output 7, sampling ratio 2), mask RoI pool on ``"0"`` (output 14, sampling ratio 2),
-    ``min_size = max_size = 256``, ``rpn_batch_size_per_image=512``, ``FastRCNNPredictor(1024, num_classes)``
-    and ``MaskRCNNPredictor(256, 1500, num_classes)``. The output layers get small normal initial weights
-    (see :func:`~maskrcnn_custom.init_output_layers`) so training from scratch stays finite.
+    Every argument is that of :func:`maskrcnn_resnet101_fpn` (the seed network), with the same defaults, except
+    the backbone and its default weights.
 
     Args:
-        weights: Whole-model weights: a :class:`~maskrcnn_custom.MaskRCNNWeights` member or its name, a Hub
-            repo id (``"org/name"`` or ``"org/name@revision"``) or a local ``save_pretrained`` folder. The
-            architecture then comes from the weights' ``config.json``; only the arguments you pass are applied
-            on top (those that would change the architecture must agree with it), and ``weights_backbone`` is
-            not used.
+        weights: Whole-model weights (enum member or name, Hub repo id, local folder); see
+            :func:`maskrcnn_resnet101_fpn`.
         weights_backbone: ImageNet backbone weights (default ``ResNet50BackboneWeights.IMAGENET1K_V1``, torchvision's),
-            given as an enum member, its name, a Hub repo id, a local file, or ``None`` for a random,
-            trainable-BatchNorm backbone.
+            an enum member, its name, a Hub repo id, a local file, or ``None`` for a random backbone.
         num_classes: Number of classes including the background (default 2, or the weights' own).
-        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5. Default (or ``None``): 3 with a
-            pretrained backbone, 5 without (torchvision's rule).
-        anchor_sizes: One tuple of anchor sizes per FPN level (5 levels); default the seed's.
-        aspect_ratios: One tuple of aspect ratios (height / width) per level, or one flat tuple for all
-            levels; default the seed's.
-        box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
-        mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
-        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
-        mask_resolution: Side of the predicted masks: 28 (default, the seed's), 56 (for thin objects: one
-            more 2x upsampling stage in the mask predictor) or 112; see ``MaskHeadConfig.resolution``.
-        progress: Show download progress (huggingface_hub's progress bars).
-        **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
-            the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
-            argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
+        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5 (torchvision's rule by default).
+        anchor_sizes: Anchor sizes per FPN level; default the seed's.
+        aspect_ratios: Aspect ratios per level (or one flat tuple); default the seed's.
+        box_roi_pool: RoI pooling of the box branch; default the seed's.
+        mask_roi_pool: RoI pooling of the mask branch; default the seed's.
+        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500.
+        mask_resolution: Side of the predicted masks: 28 (default), 56 or 112.
+        progress: Show download progress.
+        **kwargs: As for :func:`maskrcnn_resnet101_fpn`.
 
     Returns:
         A ``torchvision.models.detection.MaskRCNN`` with its config in ``model.config``.
@@ -538,37 +484,24 @@ def maskrcnn_resnet152_fpn(
 
     The deepest backbone of the family.
 
-    With default arguments the network is the seed's design: anchor sizes ``((32,), (64,), (64,), (76,), (100,))``
-    with aspect ratios ``(0.25, 0.33, 1, 2, 3)`` on each of the 5 FPN levels, box RoI pool on feature map
-    ``"0"`` (output 7, sampling ratio 2), mask RoI pool on ``"0"`` (output 14, sampling ratio 2),
-    ``min_size = max_size = 256``, ``rpn_batch_size_per_image=512``, ``FastRCNNPredictor(1024, num_classes)``
-    and ``MaskRCNNPredictor(256, 1500, num_classes)``. The output layers get small normal initial weights
-    (see :func:`~maskrcnn_custom.init_output_layers`) so training from scratch stays finite.
+    Every argument is that of :func:`maskrcnn_resnet101_fpn` (the seed network), with the same defaults, except
+    the backbone and its default weights.
 
     Args:
-        weights: Whole-model weights: a :class:`~maskrcnn_custom.MaskRCNNWeights` member or its name, a Hub
-            repo id (``"org/name"`` or ``"org/name@revision"``) or a local ``save_pretrained`` folder. The
-            architecture then comes from the weights' ``config.json``; only the arguments you pass are applied
-            on top (those that would change the architecture must agree with it), and ``weights_backbone`` is
-            not used.
+        weights: Whole-model weights (enum member or name, Hub repo id, local folder); see
+            :func:`maskrcnn_resnet101_fpn`.
         weights_backbone: ImageNet backbone weights (default ``ResNet152BackboneWeights.IMAGENET1K_V1``, torchvision's),
-            given as an enum member, its name, a Hub repo id, a local file, or ``None`` for a random,
-            trainable-BatchNorm backbone.
+            an enum member, its name, a Hub repo id, a local file, or ``None`` for a random backbone.
         num_classes: Number of classes including the background (default 2, or the weights' own).
-        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5. Default (or ``None``): 3 with a
-            pretrained backbone, 5 without (torchvision's rule).
-        anchor_sizes: One tuple of anchor sizes per FPN level (5 levels); default the seed's.
-        aspect_ratios: One tuple of aspect ratios (height / width) per level, or one flat tuple for all
-            levels; default the seed's.
-        box_roi_pool: RoI pooling of the box branch; default output 7 on ``"0"``.
-        mask_roi_pool: RoI pooling of the mask branch; default output 14 on ``"0"``.
-        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500 (the seed's).
-        mask_resolution: Side of the predicted masks: 28 (default, the seed's), 56 (for thin objects: one
-            more 2x upsampling stage in the mask predictor) or 112; see ``MaskHeadConfig.resolution``.
-        progress: Show download progress (huggingface_hub's progress bars).
-        **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
-            the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
-            argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
+        trainable_backbone_layers: Trainable ResNet stages from the top, 0-5 (torchvision's rule by default).
+        anchor_sizes: Anchor sizes per FPN level; default the seed's.
+        aspect_ratios: Aspect ratios per level (or one flat tuple); default the seed's.
+        box_roi_pool: RoI pooling of the box branch; default the seed's.
+        mask_roi_pool: RoI pooling of the mask branch; default the seed's.
+        mask_hidden_dim: Channels of the mask predictor's transposed conv; default 1500.
+        mask_resolution: Side of the predicted masks: 28 (default), 56 or 112.
+        progress: Show download progress.
+        **kwargs: As for :func:`maskrcnn_resnet101_fpn`.
 
     Returns:
         A ``torchvision.models.detection.MaskRCNN`` with its config in ``model.config``.
