@@ -4,8 +4,8 @@
     python examples/weights_hub.py --out my-model --push you/rods    # also push (needs `huggingface-cli login`)
     python examples/weights_hub.py --fast                            # ResNet-18, a temp folder (CI)
 
-The folder holds config.json (architecture, class names, library version), model.safetensors and a README.md
-model card; from_pretrained() reads the same layout from a folder or a Hub repo id ("org/name@revision").
+The folder holds config.json (architecture, class names, library version), model.safetensors, a README.md
+model card and checksums.json (SHA-256 of each file, verified on load); from_pretrained() reads the same layout from a folder or a Hub repo id ("org/name@revision").
 """
 
 from __future__ import annotations

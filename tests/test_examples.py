@@ -94,6 +94,7 @@ def test_weights_hub_round_trip_without_pushing(tmp_path):
     out = run_example(python_example("weights_hub.py", "--fast", "--out", "m"), tmp_path)
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
         "README.md",
+        "checksums.json",
         "config.json",
         "model.safetensors",
     ]
