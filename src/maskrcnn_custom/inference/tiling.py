@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
-from .._utils.checks import check_positive_int
+from .._utils.checks import check_number, check_positive_int
 from .._utils.progress import progress_bar
 from .core import check_model, check_predict_settings, model_class_names, predict_whole
 from .inputs import ImageItem, check_images, load_image
@@ -371,8 +371,9 @@ def predict_tiled(
     if tile_size is None:
         tile_size = int(model.transform.min_size[-1])
     tile_size, tile_overlap = _check_tile_args(tile_size, tile_overlap)
-    if isinstance(merge_iou, bool) or not isinstance(merge_iou, (int, float)) or not 0.0 < merge_iou <= 1.0:
-        raise ValueError(f"merge_iou must be a number in (0, 1], got {merge_iou!r}; 0.5 is a good default")
+    merge_iou = check_number(
+        merge_iou, "merge_iou", minimum=0.0, maximum=1.0, min_inclusive=False, hint="0.5 is a good default"
+    )
     score_threshold, mask_threshold = check_predict_settings(
         score_threshold=score_threshold,
         mask_threshold=mask_threshold,
