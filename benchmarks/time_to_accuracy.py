@@ -41,6 +41,7 @@ Cost and effect of 56 px masks (``--mask-resolution``), the library run alone, s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -132,6 +133,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     r.add_argument("--lr-drop-at", type=float, default=2 / 3, help="step schedule: fraction of the budget")
     r.add_argument("--lr-gamma", type=float, default=0.5, help="step schedule: rate multiplier")
     r.add_argument("--max-grad-norm", type=float, default=10.0, help="0 disables clipping")
+    r.add_argument("--fpn-channels", type=int, default=256, help="FPN output channels (seed: 256)")
+    r.add_argument("--box-head-dim", type=int, default=1024, help="box head MLP width (seed: 1024)")
     r.add_argument("--mask-hidden-dim", type=int, default=1500, help="mask predictor width (seed: 1500)")
     r.add_argument("--mask-head-layers", type=_int_list, default=(256, 256, 256, 256))
     r.add_argument(
@@ -246,6 +249,10 @@ def library_model(args: argparse.Namespace, num_classes: int) -> torch.nn.Module
         rpn_pre_nms_top_n_train=args.rpn_pre_nms_train,
         rpn_post_nms_top_n_train=args.rpn_post_nms_train,
     )
+    config = config.replace(
+        backbone=dataclasses.replace(config.backbone, out_channels=args.fpn_channels),
+        box_head=dataclasses.replace(config.box_head, representation_size=args.box_head_dim),
+    )
     model = build_model(config)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -259,6 +266,8 @@ def library_recipe(args: argparse.Namespace) -> dict[str, Any]:
         "backbone": args.backbone,
         "backbone_norm": args.backbone_norm,
         "pretrained_backbone": False,
+        "fpn_channels": args.fpn_channels,
+        "box_head_dim": args.box_head_dim,
         "mask_hidden_dim": args.mask_hidden_dim,
         "mask_head_layers": list(args.mask_head_layers),
         "mask_resolution": args.mask_resolution,

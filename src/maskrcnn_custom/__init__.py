@@ -44,6 +44,7 @@ from .models import (
     MaskRCNNConfig,
     RoIPoolConfig,
     build_model,
+    build_preset_model,
     get_model,
     get_model_builder,
     init_output_layers,
@@ -57,6 +58,7 @@ from .models import (
     register_model,
     validate_config,
 )
+from .presets import TrainingPreset, get_preset, list_presets
 from .recipe import TrainingRecipe, get_recipe, list_recipes
 from .weights import (
     BackboneWeights,
@@ -107,9 +109,11 @@ __all__ = [
     "ResNet101BackboneWeights",
     "ResNet152BackboneWeights",
     "RoIPoolConfig",
+    "TrainingPreset",
     "TrainingRecipe",
     "__version__",
     "build_model",
+    "build_preset_model",
     "evaluate",
     "fit",
     "convert_checkpoint",
@@ -117,9 +121,11 @@ __all__ = [
     "export_onnx",
     "get_model",
     "get_model_builder",
+    "get_preset",
     "get_recipe",
     "init_output_layers",
     "list_models",
+    "list_presets",
     "list_recipes",
     "load_backbone_weights",
     "make_config",

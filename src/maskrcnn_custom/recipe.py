@@ -8,8 +8,10 @@ it. Named presets are listed by :func:`list_recipes` and returned by :func:`get_
 - ``"seed"``: the seed document's recipe, SGD with lr 0.003, momentum 0.9, weight decay 1e-4, StepLR halving
   the learning rate every ``SEED_LR_STEP_SIZE`` (6) epochs, 30 epochs of 300 iterations of 2 images. The
   seed's text says "every 6 epochs" while its code passes ``step_size=10``; the library follows the text.
-- ``"demo"``: what ``maskrcnn-custom demo`` trains with, AdamW at lr 5e-4 for 3 epochs of 80 iterations from a
-  random backbone, the rate halved for the last epoch and gradients clipped at norm 10.
+- ``"demo"``: a short AdamW run, lr 5e-4 for 3 epochs of 80 iterations from a random backbone, the rate halved
+  for the last epoch and gradients clipped at norm 10.
+- ``"fast_cpu"``: the recipe of the ``fast_cpu`` training preset (:mod:`maskrcnn_custom.presets`, which adds the
+  model and augmentation): AdamW at lr 1e-3, 100 warm-up iterations, a cosine schedule, clipping at norm 10.
 
 A new preset is one ``_register(name, TrainingRecipe(...), description)`` call in this module: ``list_recipes``,
 ``maskrcnn-custom train --recipe`` and its ``--help``, and the table of docs/training.md
@@ -28,6 +30,7 @@ from ._utils.checks import check_int, check_number, check_optional_positive_int,
 
 __all__ = [
     "AMP_VALUES",
+    "LR_SCHEDULES",
     "OPTIMIZERS",
     "SEED_LR_STEP_SIZE",
     "TrainingRecipe",
@@ -39,6 +42,10 @@ __all__ = [
 
 #: Names accepted by ``TrainingRecipe(optimizer=...)``, ``fit(optimizer=...)`` and ``train --optimizer``.
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
+
+#: Names accepted by ``TrainingRecipe(lr_schedule=...)``: ``"step"`` (StepLR, the seed's) or ``"cosine"``
+#: (the rate follows half a cosine from ``lr`` towards 0 over the epochs, stepped once per epoch).
+LR_SCHEDULES: tuple[str, ...] = ("step", "cosine")
 
 #: Values accepted by ``TrainingRecipe(amp=...)``: off, on (float16 on CUDA, bfloat16 elsewhere) or a dtype.
 AMP_VALUES: tuple[bool | str, ...] = (False, True, "float16", "bfloat16")
@@ -66,8 +73,11 @@ class TrainingRecipe:
             smaller ``lr`` (1e-4 to 1e-3).
         momentum: SGD momentum.
         weight_decay: Weight decay.
-        lr_step_size: StepLR period in epochs.
-        lr_gamma: StepLR factor.
+        lr_step_size: StepLR period in epochs (``lr_schedule="step"`` only).
+        lr_gamma: StepLR factor (``lr_schedule="step"`` only).
+        lr_schedule: ``"step"`` (StepLR by ``lr_gamma`` every ``lr_step_size`` epochs) or ``"cosine"``
+            (epoch ``e`` of ``E`` trains at ``lr * (1 + cos(pi * e / E)) / 2``, stepped once per epoch as in
+            timm; ``lr_step_size`` and ``lr_gamma`` are then unused).
         warmup_iters: Linear warm-up iterations in epoch 0 (``None``: ``min(1000, iters_per_epoch - 1)``,
             torchvision's rule; 0 disables).
         warmup_factor: Learning-rate multiplier at the first warm-up iteration, in (0, 1].
@@ -97,6 +107,7 @@ class TrainingRecipe:
     weight_decay: float = 1e-4
     lr_step_size: int = SEED_LR_STEP_SIZE
     lr_gamma: float = 0.5
+    lr_schedule: str = "step"
     warmup_iters: int | None = None
     warmup_factor: float = 0.001
     max_grad_norm: float | None = None
@@ -113,6 +124,10 @@ class TrainingRecipe:
         if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {self.optimizer!r}"
+            )
+        if not isinstance(self.lr_schedule, str) or self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"lr_schedule must be one of {', '.join(map(repr, LR_SCHEDULES))}, got {self.lr_schedule!r}"
             )
         positive = {"minimum": 0, "min_inclusive": False}
         floats = {
@@ -218,6 +233,23 @@ _register(
         max_grad_norm=10.0,
     ),
     "maskrcnn-custom demo: AdamW from a random backbone, 3 x 80 iterations, halved for the last epoch.",
+)
+
+
+_register(
+    "fast_cpu",
+    TrainingRecipe(
+        epochs=8,
+        iters_per_epoch=200,
+        batch_size=2,
+        lr=1e-3,
+        optimizer="adamw",
+        weight_decay=1e-4,
+        lr_schedule="cosine",
+        warmup_iters=100,
+        max_grad_norm=10.0,
+    ),
+    "The fast_cpu training preset's recipe: AdamW, 100 warm-up iterations, cosine over 8 x 200 iterations.",
 )
 
 

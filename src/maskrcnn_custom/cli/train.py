@@ -25,7 +25,7 @@ import json
 import logging
 from typing import Any
 
-from ..recipe import OPTIMIZERS, get_recipe, list_recipes
+from ..recipe import LR_SCHEDULES, OPTIMIZERS, get_recipe, list_recipes
 from ._datasets import add_dataset_arguments, open_dataset
 
 __all__ = ["HELP", "NAME", "add_arguments", "recipe_overrides", "run"]
@@ -123,6 +123,10 @@ _RECIPE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
         {"type": int, "metavar": "EPOCHS", "help": "StepLR period"},
     ),
     "--lr-gamma": ("lr_gamma", {"type": float, "help": "StepLR factor"}),
+    "--lr-schedule": (
+        "lr_schedule",
+        {"choices": LR_SCHEDULES, "help": "step (StepLR) or cosine (half a cosine over the epochs)"},
+    ),
     "--warmup-iters": (
         "warmup_iters",
         {

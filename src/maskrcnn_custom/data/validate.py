@@ -64,17 +64,21 @@ def _check_image(image: Any, where: str) -> tuple[int, int]:
         )
     if image.numel():
         lo, hi = float(image.min()), float(image.max())
-        if hi > 1.0:
+        if hi > 1.0 + _RANGE_TOLERANCE:
             raise ValueError(
                 f"{where}: the image has values up to {hi:g}; expected [0, 1]. It looks like 0-255 data: "
                 "divide it by 255 (the model normalises internally)"
             )
-        if lo < 0.0:
+        if lo < -_RANGE_TOLERANCE:
             raise ValueError(
                 f"{where}: the image has values down to {lo:g}; expected [0, 1]. Do not normalise it "
                 "yourself (the model subtracts the mean and divides by the std internally)"
             )
     return int(image.shape[1]), int(image.shape[2])
+
+
+#: Pixel values this far outside [0, 1] are float rounding (e.g. of a colour jitter), not wrong data.
+_RANGE_TOLERANCE = 1e-3
 
 
 def _field(target: Mapping[str, Any], key: str, where: str) -> torch.Tensor:

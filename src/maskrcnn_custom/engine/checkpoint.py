@@ -40,6 +40,7 @@ RESUME_FIXED_FIELDS: tuple[str, ...] = (
     "weight_decay",
     "lr_step_size",
     "lr_gamma",
+    "lr_schedule",
 )
 
 # Settings that checkpoints of earlier releases kept in "recipe" and now keep in "run".

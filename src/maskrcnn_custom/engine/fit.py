@@ -58,7 +58,7 @@ from .distributed import (
 )
 from .evaluate import evaluate
 from .metrics_log import MetricsLog, flatten_metrics
-from .optim import make_optimizer
+from .optim import make_lr_scheduler, make_optimizer
 from .pretrained import export_pretrained
 from .sampling import InfiniteSampler
 from .train import train_one_epoch
@@ -146,7 +146,7 @@ class _Training:
     model: nn.Module
     train_model: nn.Module
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.StepLR
+    scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler | None
 
 
@@ -378,9 +378,7 @@ def _build_training(model: nn.Module, run: _Run) -> _Training:
     optimizer = make_optimizer(
         recipe.optimizer, params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
     )
-    scheduler = torch.optim.lr_scheduler.StepLR(
-        optimizer, step_size=recipe.lr_step_size, gamma=recipe.lr_gamma
-    )
+    scheduler = make_lr_scheduler(optimizer, recipe)
     return _Training(model, train_model, optimizer, scheduler, make_grad_scaler(device, run.amp_dtype))
 
 
@@ -630,6 +628,7 @@ def fit(
     weight_decay: float = _UNSET,
     lr_step_size: int = _UNSET,
     lr_gamma: float = _UNSET,
+    lr_schedule: str = _UNSET,
     warmup_iters: int | None = _UNSET,
     warmup_factor: float = _UNSET,
     max_grad_norm: float | None = _UNSET,
@@ -679,7 +678,7 @@ def fit(
     A run resumed from ``checkpoint_last.pt`` continues with identical state: same data order, same
     random numbers, same optimiser/scheduler/scaler state, so on CPU with deterministic data a resumed run
     is bit-identical to an uninterrupted one. Resuming with another ``optimizer``, ``lr``, ``momentum``,
-    ``weight_decay``, ``lr_step_size`` or ``lr_gamma`` is refused (the restored optimiser and schedule states
+    ``weight_decay``, ``lr_step_size``, ``lr_gamma`` or ``lr_schedule`` is refused (the restored optimiser and schedule states
     would silently override them); other changed fields, e.g. more ``epochs``, are logged as a warning.
 
     Under ``torchrun --nproc_per_node=N`` the same call trains with DistributedDataParallel (gloo on CPU,
@@ -705,6 +704,8 @@ def fit(
         lr_step_size: Overrides the StepLR step in epochs (seed: 6, the
             :data:`~maskrcnn_custom.recipe.SEED_LR_STEP_SIZE`).
         lr_gamma: Overrides the StepLR factor (seed: 0.5).
+        lr_schedule: Overrides the schedule: ``"step"`` (StepLR, the seed's) or ``"cosine"`` (half a cosine
+            over the epochs, stepped per epoch).
         warmup_iters: Overrides the linear warm-up iterations in epoch 0 (seed: ``None``,
             ``min(1000, iters_per_epoch - 1)``, torchvision's rule; 0 disables).
         warmup_factor: Overrides the learning-rate multiplier at the first warm-up iteration (seed: 0.001).
@@ -766,6 +767,7 @@ def fit(
         "weight_decay": weight_decay,
         "lr_step_size": lr_step_size,
         "lr_gamma": lr_gamma,
+        "lr_schedule": lr_schedule,
         "warmup_iters": warmup_iters,
         "warmup_factor": warmup_factor,
         "max_grad_norm": max_grad_norm,

@@ -22,6 +22,7 @@ from .config import (
 )
 from .init import init_output_layers
 from .network import MASK_UPSAMPLING_CHANNELS, HighResMaskPredictor
+from .presets import build_preset_model
 from .registry import get_model, get_model_builder, list_models, register_model
 from .validation import CONFIG_LIMITS, MAX_HEAD_PARAMETERS, validate_config
 
@@ -40,6 +41,7 @@ __all__ = [
     "MaskRCNNConfig",
     "RoIPoolConfig",
     "build_model",
+    "build_preset_model",
     "get_model",
     "get_model_builder",
     "init_output_layers",

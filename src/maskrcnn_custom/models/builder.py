@@ -75,6 +75,8 @@ def make_config(
     mask_hidden_dim: int = 1500,
     mask_resolution: int = 28,
     mask_head_layers: Sequence[int] = _SEED_MASK_LAYERS,
+    fpn_out_channels: int = 256,
+    box_head_dim: int = 1024,
     class_names: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> MaskRCNNConfig:
@@ -116,7 +118,12 @@ def make_config(
         trainable_backbone_layers = 3
     if backbone_norm is None:
         backbone_norm = "frozen_bn" if pretrained_backbone else "bn"
-    bb = BackboneConfig(name=backbone, norm=backbone_norm, trainable_layers=trainable_backbone_layers)
+    bb = BackboneConfig(
+        name=backbone,
+        norm=backbone_norm,
+        trainable_layers=trainable_backbone_layers,
+        out_channels=fpn_out_channels,
+    )
     levels = len(bb.featmap_names)
     for name, pool in (("box_roi_pool", box_roi_pool), ("mask_roi_pool", mask_roi_pool)):
         if not isinstance(pool, RoIPoolConfig):
@@ -141,7 +148,7 @@ def make_config(
         ),
         box_roi_pool=box_roi_pool,
         mask_roi_pool=mask_roi_pool,
-        box_head=BoxHeadConfig(),
+        box_head=BoxHeadConfig(representation_size=box_head_dim),
         mask_head=MaskHeadConfig(
             conv_layers=tuple(mask_head_layers), hidden_dim=mask_hidden_dim, resolution=mask_resolution
         ),
