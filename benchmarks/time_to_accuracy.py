@@ -29,6 +29,7 @@ evaluation, iterations, segm/bbox/boundary AP and AP50, clDice, detections per i
 loss since the last point), plus with ``--out`` a PNG plot ``DIR/<name>.png`` of segm and bbox AP against training seconds.
 
     PYTHONPATH=src python benchmarks/time_to_accuracy.py --budget-s 900 --out benchmarks/results
+    PYTHONPATH=src python benchmarks/time_to_accuracy.py --preset fast_cpu --budget-s 900 --out benchmarks/results
     PYTHONPATH=src python benchmarks/time_to_accuracy.py --tiny --out /tmp/tta   # seconds (the tests)
 
 Cost and effect of 56 px masks (``--mask-resolution``), the library run alone, same budget each::
@@ -70,6 +71,7 @@ from maskrcnn_custom import (
     train_one_epoch,
 )
 from maskrcnn_custom.demo import demo_settings
+from maskrcnn_custom.presets import get_preset, list_presets
 from maskrcnn_custom.engine.optim import OPTIMIZERS, make_optimizer
 from maskrcnn_custom.engine.sampling import InfiniteSampler
 
@@ -91,9 +93,50 @@ def _int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def preset_defaults(name: str) -> dict[str, Any]:
+    """The library-run options that reproduce training preset ``name`` (its model, image size, recipe, augmentation)."""
+    preset = get_preset(name)
+    model, recipe = preset.model, preset.recipe
+    defaults = {
+        "backbone": preset.architecture.removeprefix("maskrcnn_").removesuffix("_fpn"),
+        "image_size": preset.image_size,
+        "batch_size": recipe.batch_size,
+        "optimizer": recipe.optimizer,
+        "lr": recipe.lr,
+        "weight_decay": recipe.weight_decay,
+        "warmup_iters": recipe.warmup_iters or 0,
+        "lr_schedule": recipe.lr_schedule,
+        "max_grad_norm": recipe.max_grad_norm or 0.0,
+        "augment": preset.augmentation is not None,
+    }
+    names = {
+        "fpn_out_channels": "fpn_channels",
+        "box_head_dim": "box_head_dim",
+        "mask_head_layers": "mask_head_layers",
+        "mask_hidden_dim": "mask_hidden_dim",
+        "mask_resolution": "mask_resolution",
+        "box_batch_size_per_image": "rois_per_image",
+        "rpn_pre_nms_top_n_train": "rpn_pre_nms_train",
+        "rpn_post_nms_top_n_train": "rpn_post_nms_train",
+        "box_detections_per_img": "max_detections",
+    }
+    unknown = sorted(set(model) - set(names))
+    if unknown:
+        raise ValueError(f"preset {name!r} sets {unknown}, which this benchmark has no option for")
+    defaults.update({names[k]: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in model.items()})
+    return defaults
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     demo = demo_settings()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--preset",
+        choices=list_presets(),
+        default=None,
+        help="start the library run from this training preset (its model, image size, recipe and augmentation); "
+        "the options given override it",
+    )
     g = p.add_argument_group("measurement")
     g.add_argument("--budget-s", type=float, default=900.0, help="training seconds per run (default 900)")
     g.add_argument("--eval-points", type=int, default=5, help="evaluations per run, evenly over the budget")
@@ -129,10 +172,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     r.add_argument("--lr", type=float, default=demo.lr)
     r.add_argument("--weight-decay", type=float, default=1e-4)
     r.add_argument("--warmup-iters", type=int, default=demo.warmup_iters)
-    r.add_argument("--lr-schedule", choices=SCHEDULES, default="step")
+    r.add_argument("--lr-schedule", choices=SCHEDULES, default="step", help="over the budget, by training time")
     r.add_argument("--lr-drop-at", type=float, default=2 / 3, help="step schedule: fraction of the budget")
     r.add_argument("--lr-gamma", type=float, default=0.5, help="step schedule: rate multiplier")
     r.add_argument("--max-grad-norm", type=float, default=10.0, help="0 disables clipping")
+    r.add_argument(
+        "--anchor-sizes",
+        type=_int_list,
+        default=tuple(level[0] for level in SEED_ANCHOR_SIZES),
+        help="one anchor size per FPN level for 256 px images, scaled by image_size / 256 (seed: 32,64,64,76,100)",
+    )
     r.add_argument("--fpn-channels", type=int, default=256, help="FPN output channels (seed: 256)")
     r.add_argument("--box-head-dim", type=int, default=1024, help="box head MLP width (seed: 1024)")
     r.add_argument("--mask-hidden-dim", type=int, default=1500, help="mask predictor width (seed: 1500)")
@@ -160,6 +209,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=0,
         help="linear warm-up of the tutorial's engine (the seed's snippet has none: 0)",
     )
+    known, _ = p.parse_known_args(argv)
+    if known.preset is not None:
+        p.set_defaults(**preset_defaults(known.preset))
     args = p.parse_args(argv)
     if args.tiny:
         for key, value in {
@@ -176,6 +228,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         }.items():
             if getattr(args, key) == p.get_default(key):
                 setattr(args, key, value)
+    args.preset_overrides = (
+        None
+        if args.preset is None
+        else sorted(k for k, v in preset_defaults(args.preset).items() if getattr(args, k) != v)
+    )
     args.threads = args.threads or os.cpu_count() or 1
     args.sides = [s.strip() for s in args.sides.split(",") if s.strip()]
     if args.no_baseline:
@@ -238,7 +295,7 @@ def library_model(args: argparse.Namespace, num_classes: int) -> torch.nn.Module
         backbone=args.backbone,
         backbone_norm=args.backbone_norm,
         num_classes=num_classes,
-        anchor_sizes=tuple(tuple(round(s * scale, 2) for s in level) for level in SEED_ANCHOR_SIZES),
+        anchor_sizes=tuple((round(s * scale, 2),) for s in args.anchor_sizes),
         min_size=args.image_size,
         max_size=args.image_size,
         mask_hidden_dim=args.mask_hidden_dim,
@@ -261,11 +318,14 @@ def library_model(args: argparse.Namespace, num_classes: int) -> torch.nn.Module
 
 def library_recipe(args: argparse.Namespace) -> dict[str, Any]:
     return {
+        "preset": args.preset,
+        "preset_overrides": args.preset_overrides,
         "trainer": "maskrcnn_custom.train_one_epoch, one iteration per call, time-based schedule",
         "builder": "maskrcnn_custom.make_config + build_model (seed anchors scaled by image_size / 256)",
         "backbone": args.backbone,
         "backbone_norm": args.backbone_norm,
         "pretrained_backbone": False,
+        "anchor_sizes_at_256px": list(args.anchor_sizes),
         "fpn_channels": args.fpn_channels,
         "box_head_dim": args.box_head_dim,
         "mask_hidden_dim": args.mask_hidden_dim,

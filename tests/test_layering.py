@@ -3,7 +3,7 @@
 Layers, lowest first; a module may import its own layer and the ones below, never one above:
 
 0. ``_utils``, ``_version``: imports nothing else of the package
-1. ``models.config``, ``models.validation``, ``recipe`` (config as data), ``data``, ``anchors``
+1. ``models.config``, ``models.validation``, ``recipe``, ``presets`` (config as data), ``data``, ``anchors``
 2. ``weights``: the weights catalogue, downloads, saved-weights sources
 3. ``models`` (builder, network, loading, backbone, registry, init, the package itself)
 4. ``hub``: save_pretrained / from_pretrained / push_to_hub, checkpoint conversion, model cards
@@ -49,7 +49,7 @@ def layer_of(module: str) -> int:
         return 0
     if head == "models" and len(parts) > 1 and parts[1] in ("config", "validation"):
         return 1
-    if head in ("recipe", "data", "anchors", "measure"):
+    if head in ("recipe", "presets", "data", "anchors", "measure"):
         return 1
     if head == "weights":
         return 2

@@ -99,15 +99,15 @@ def test_to_dict_from_dict_round_trip_through_json(name):
     data = json.loads(json.dumps(recipe.to_dict()))
     assert set(data) == {
         "epochs", "iters_per_epoch", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
-        "lr_step_size", "lr_gamma", "warmup_iters", "warmup_factor", "max_grad_norm", "amp",
+        "lr_step_size", "lr_gamma", "lr_schedule", "warmup_iters", "warmup_factor", "max_grad_norm", "amp",
     }  # fmt: skip
     back = TrainingRecipe.from_dict(data)
     assert back == recipe and hash(back) == hash(recipe) and back.to_dict() == recipe.to_dict()
 
 
 def test_from_dict_is_strict():
-    with pytest.raises(ValueError, match=r"unknown training recipe field\(s\) \['lr_schedule'\]"):
-        TrainingRecipe.from_dict({"epochs": 2, "lr_schedule": "cosine"})
+    with pytest.raises(ValueError, match=r"unknown training recipe field\(s\) \['lr_policy'\]"):
+        TrainingRecipe.from_dict({"epochs": 2, "lr_policy": "cosine"})
     with pytest.raises(ValueError, match=r"epochs must be an int"):
         TrainingRecipe.from_dict({"epochs": "2"})
     with pytest.raises(ValueError, match=r"optimizer must be one of"):

@@ -9,10 +9,14 @@ save_pretrained folder OUTPUT/pretrained. An OUTPUT folder that holds a previous
 --resume continues it or --overwrite starts over. Examples:
 
   maskrcnn-custom train --synthetic 2500 --output runs/synthetic
+  maskrcnn-custom train --synthetic 2000 --output runs/fast --preset fast_cpu   # minutes on a CPU
   maskrcnn-custom train --synthetic 2500 --output runs/short --recipe demo --epochs 6
   maskrcnn-custom train --coco datasets/train --val-coco datasets/val --output runs/mine --resume
   maskrcnn-custom train --synthetic 2500 --output runs/synthetic --overwrite   # start that run over
   torchrun --nproc_per_node=4 -m maskrcnn_custom train --coco datasets/train --val-coco datasets/val --output runs/ddp
+
+--preset NAME (see docs/training.md) picks a whole training preset: the model (from a random backbone unless
+--weights-backbone says otherwise), its image size, its augmentation and its recipe; the other flags override it.
 
 With --synthetic and no validation option, a validation set of max(8, N/10) synthetic images with
 seed --data-seed + 1 is used. COCO data and evaluation need pycocotools: pip install "maskrcnn-custom[coco]".
@@ -25,6 +29,7 @@ import json
 import logging
 from typing import Any
 
+from ..presets import get_preset, list_presets
 from ..recipe import LR_SCHEDULES, OPTIMIZERS, get_recipe, list_recipes
 from ._datasets import add_dataset_arguments, open_dataset
 
@@ -56,7 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_data_arguments(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--image-size", type=int, default=256, metavar="PX", help="side of synthetic images")
+    group.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="side of synthetic images (default: the --preset's, else 256)",
+    )
     group.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic training images")
     group.add_argument("--no-augment", action="store_true", help="train without flips/rotations/scale jitter")
     group.add_argument("--workers", type=int, default=2, metavar="N", help="DataLoader worker processes")
@@ -64,14 +75,22 @@ def _add_data_arguments(group: argparse._ArgumentGroup) -> None:
 
 def _add_model_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
-        "--model", default="maskrcnn_resnet101_fpn", help="registered model name (see `maskrcnn-custom info`)"
+        "--preset",
+        choices=list_presets(),
+        default=_UNSET,
+        help="training preset: model, image size, augmentation and recipe in one name (see docs/training.md)",
+    )
+    group.add_argument(
+        "--model",
+        default=_UNSET,
+        help="registered model name (see `maskrcnn-custom info`; default maskrcnn_resnet101_fpn, the seed network)",
     )
     group.add_argument(
         "--weights-backbone",
         default="default",
         metavar="NAME",
-        help="ImageNet backbone weights: 'default' (the builder's, torchvision's V1 from the Hub), an enum name "
-        "such as IMAGENET1K_V1, a Hub repo id, a local file, or 'none' to train from scratch",
+        help="ImageNet backbone weights: 'default' (the builder's, torchvision's V1 from the Hub; with --preset: "
+        "none), an enum name such as IMAGENET1K_V1, a Hub repo id, a local file, or 'none' to train from scratch",
     )
     group.add_argument(
         "--input-size",
@@ -171,8 +190,9 @@ def _add_recipe_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--recipe",
         choices=list_recipes(),
-        default="seed",
-        help="training recipe preset the flags below start from (see docs/training.md)",
+        default=_UNSET,
+        help="training recipe preset the flags below start from (default: the --preset's, else seed; "
+        "see docs/training.md)",
     )
     for flag, (field, options) in _RECIPE_FLAGS.items():
         options = dict(options)
@@ -255,19 +275,26 @@ def _weights_backbone(value: str) -> object:
 
 def run(args: argparse.Namespace) -> int:
     """Build the data and the model, then call :func:`maskrcnn_custom.fit` and print a summary."""
-    from .. import fit, get_model
+    from .. import build_preset_model, fit, get_model
     from ..engine.fit import check_run_folder
 
     # a folder holding a previous run is refused before the data are opened or the model is built
+    preset = _preset(args)
     check_run_folder(args.output, resume=getattr(args, "resume", None), overwrite=args.overwrite)
-    train_set, val_set = _open_datasets(args)
-    model = get_model(args.model, **_model_kwargs(args, train_set.num_classes))
+    train_set, val_set = _open_datasets(args, preset)
+    kwargs = _model_kwargs(args, train_set.num_classes)
+    if preset is not None:
+        model = build_preset_model(preset, **{"weights_backbone": None, **kwargs})
+        recipe = getattr(args, "recipe", preset.name)
+    else:
+        model = get_model(getattr(args, "model", "maskrcnn_resnet101_fpn"), **kwargs)
+        recipe = getattr(args, "recipe", "seed")
     result = fit(
         model,
         train_set,
         val_set,
         output_dir=args.output,
-        recipe=args.recipe,
+        recipe=recipe,
         **recipe_overrides(args),
         device=getattr(args, "device", None),
         num_workers=args.workers,
@@ -279,7 +306,10 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         tensorboard=getattr(args, "tensorboard", None),
         config={
-            "model": args.model,
+            "preset": None if preset is None else preset.name,
+            "model": preset.architecture
+            if preset is not None
+            else getattr(args, "model", "maskrcnn_resnet101_fpn"),
             "train_data": args.coco
             or f"synthetic:{args.synthetic}@{args.image_size}px,seed={args.data_seed}",
             "augment": not args.no_augment,
@@ -289,10 +319,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_datasets(args: argparse.Namespace) -> tuple[Any, Any]:
+def _preset(args: argparse.Namespace) -> Any:
+    """The ``--preset`` (or ``None``); refuses ``--model`` with it, before any work."""
+    if not hasattr(args, "preset"):
+        return None
+    if hasattr(args, "model"):
+        raise ValueError(
+            f"--model {args.model} and --preset {args.preset} both choose the model; pass one of them "
+            "(--model-kwargs overrides the preset's builder arguments)"
+        )
+    preset = get_preset(args.preset)
+    if args.image_size is None:
+        args.image_size = preset.image_size
+    if not hasattr(args, "input_size"):
+        args.input_size = args.image_size
+    return preset
+
+
+def _open_datasets(args: argparse.Namespace, preset: Any = None) -> tuple[Any, Any]:
     """The training set and the validation set (``None`` without validation options or synthetic data)."""
     from ..data import train_transforms
 
+    if args.image_size is None:
+        args.image_size = 256
     if args.image_size < 32:
         raise ValueError(f"--image-size must be >= 32 pixels, got {args.image_size}")
     train_set = open_dataset(
@@ -300,7 +349,9 @@ def _open_datasets(args: argparse.Namespace) -> tuple[Any, Any]:
         synthetic=args.synthetic,
         seed=args.data_seed,
         image_size=args.image_size,
-        transforms=None if args.no_augment else train_transforms(),
+        transforms=None
+        if args.no_augment
+        else (preset.train_transforms() if preset is not None else train_transforms()),
     )
     if args.val_coco is not None or args.val_synthetic is not None:
         val_coco, val_synthetic = args.val_coco, args.val_synthetic
@@ -324,7 +375,9 @@ def _model_kwargs(args: argparse.Namespace, num_classes: int) -> dict[str, objec
     if hasattr(args, "input_size"):
         if args.input_size < 32:
             raise ValueError(f"--input-size must be >= 32 pixels, got {args.input_size}")
-        kwargs["min_size"] = kwargs["max_size"] = args.input_size
+        kwargs["image_size" if hasattr(args, "preset") else "min_size"] = args.input_size
+        if not hasattr(args, "preset"):
+            kwargs["max_size"] = args.input_size
     if hasattr(args, "trainable_backbone_layers"):
         kwargs["trainable_backbone_layers"] = args.trainable_backbone_layers
     return kwargs
