@@ -93,7 +93,8 @@ def test_overlay_colours_mask_pixels_only(tmp_path):
     assert torch.equal(painted, pred.masks.any(0))
     assert out[:, 2, 4].tolist() == out[:, 1, 1].tolist()  # the overlap shows the best detection's colour
     with_boxes = draw_overlay(img, pred, boxes=True, labels=True)
-    assert int((with_boxes.int().sum(0) > 0).sum()) > int(painted.sum())
+    # opaque 1 px outlines on the objects' last pixels; the captions do not fit a 12 px image and are left out
+    assert not torch.equal(with_boxes, out) and torch.equal(with_boxes.int().sum(0) > 0, painted)
     path = save_overlay(img, pred, tmp_path / "o.png")
     assert np.array_equal(np.asarray(Image.open(path)), draw_overlay(img, pred).permute(1, 2, 0).numpy())
     with pytest.raises(ValueError, match="prediction is for"):

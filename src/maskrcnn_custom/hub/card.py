@@ -52,6 +52,75 @@ def _front_matter(
     return data.to_yaml()
 
 
+def _preset_dict(preset: Any) -> dict[str, Any] | None:
+    if preset is None:
+        return None
+    if hasattr(preset, "to_dict") and callable(preset.to_dict):
+        preset = preset.to_dict()
+    if not isinstance(preset, Mapping) or not isinstance(preset.get("name"), str):
+        raise TypeError(
+            "preset must be a TrainingPreset or its to_dict() (a mapping with a 'name'), "
+            f"got {type(preset).__name__}"
+        )
+    return dict(preset)
+
+
+def _cell(value: Any) -> str:
+    return f"`{value}`" if value not in (None, "") else "-"
+
+
+def _preset_section(preset: Mapping[str, Any], run_recipe: Mapping[str, Any] | None) -> list[str]:
+    """The "Training preset" section: what the preset is, how it departs from the seed network, its recipe."""
+    name = preset["name"]
+    model = dict(preset.get("model") or {})
+    augmentation = preset.get("augmentation")
+    lines = ["## Training preset", ""]
+    if name == "seed":
+        lines.append(
+            "Trained with the `seed` training preset: the seed network (the defaults of "
+            "`maskrcnn_resnet101_fpn()`) and the seed recipe."
+        )
+    else:
+        lines.append(
+            f"Trained with the `{name}` training preset (`maskrcnn_custom.get_preset({name!r})`). The "
+            f"`{name}` preset trades the seed network's defaults (those of `maskrcnn_resnet101_fpn()`: ResNet-101 "
+            "FPN with the seed's heads) for speed on a CPU; the settings it changes are listed below, and the "
+            "seed network itself is unchanged."
+        )
+    if preset.get("description"):
+        lines += ["", f"Preset description: {preset['description']}"]
+    lines += [
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+        f"| architecture | {_cell(preset.get('architecture'))} |",
+        f"| image size | {preset.get('image_size', '-')} px |",
+    ]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in model.items()]
+    if augmentation is None:
+        aug = "none"
+    elif not augmentation:
+        aug = "`train_transforms()` (its defaults)"
+    else:
+        aug = "`train_transforms(" + ", ".join(f"{k}={v!r}" for k, v in augmentation.items()) + ")`"
+    lines.append(f"| training augmentation | {aug} |")
+    recipe = preset.get("recipe") or {}
+    if recipe and run_recipe is not None and all(run_recipe.get(k) == v for k, v in recipe.items()):
+        lines += ["", f"The run used the `{name}` preset's full recipe unchanged (the Training table below)."]
+    elif recipe:
+        lines += [
+            "",
+            f"The `{name}` preset's recipe (`TrainingRecipe`):",
+            "",
+            "| field | value |",
+            "| --- | --- |",
+        ]
+        lines += [f"| {k} | {_cell(v)} |" for k, v in recipe.items()]
+        if run_recipe:
+            lines += ["", "The run changed some of these fields; the Training table below has what it used."]
+    return lines
+
+
 def render_model_card(
     config: MaskRCNNConfig,
     *,
@@ -63,6 +132,7 @@ def render_model_card(
     dataset_name: str = "custom",
     recipe: Mapping[str, Any] | None = None,
     notes: str | None = None,
+    preset: Mapping[str, Any] | Any | None = None,
 ) -> str:
     """Return the text of a model card for weights saved with ``config``.
 
@@ -76,6 +146,10 @@ def render_model_card(
         dataset_name: What the metrics were measured on.
         recipe: Training recipe to record.
         notes: Free text appended under "Notes".
+        preset: The training preset the model was trained with (a :class:`~maskrcnn_custom.TrainingPreset` or
+            its :meth:`~maskrcnn_custom.TrainingPreset.to_dict`): the card gets a "Training preset" section with
+            its architecture, image size, model settings, augmentation and full recipe, and says how a preset
+            other than ``"seed"`` departs from the seed network (``maskrcnn_resnet101_fpn()`` defaults).
 
     Returns:
         Markdown with YAML front matter (``library_name: maskrcnn-custom``, license, tags, metrics).
@@ -87,6 +161,7 @@ def render_model_card(
         True
     """
     metrics = dict(metrics or {})
+    preset_dict = _preset_dict(preset)
     header = _front_matter(name=name, license=license, tags=tags, metrics=metrics, dataset_name=dataset_name)
     source = repo_id if repo_id is not None else "path/to/this/folder"
     classes = config.class_names or tuple(f"class {i}" for i in range(config.num_classes))
@@ -140,6 +215,8 @@ def render_model_card(
             "| --- | --- |",
         ]
         lines += [f"| {k} | {float(v):.4f} |" for k, v in metrics.items()]
+    if preset_dict is not None:
+        lines += ["", *_preset_section(preset_dict, recipe)]
     if recipe:
         lines += ["", "## Training", "", "| setting | value |", "| --- | --- |"]
         lines += [f"| {k} | {v} |" for k, v in recipe.items()]

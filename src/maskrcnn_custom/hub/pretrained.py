@@ -105,6 +105,7 @@ def save_pretrained(
     repo_id: str | None = None,
     model_name: str | None = None,
     notes: str | None = None,
+    preset: Mapping[str, Any] | Any | None = None,
 ) -> Path:
     """Save ``model`` as a folder: ``config.json``, ``model.safetensors``, ``README.md`` and ``checksums.json``.
 
@@ -127,6 +128,8 @@ def save_pretrained(
         repo_id: Hub repository the folder is meant for (used in the card's usage snippet).
         model_name: Title of the card (default: the repo name or the folder name).
         notes: Free text for the card.
+        preset: The :class:`~maskrcnn_custom.TrainingPreset` (or its ``to_dict()``) the model was trained with;
+            the card then records it and its full recipe.
 
     Returns:
         The folder.
@@ -178,6 +181,7 @@ def save_pretrained(
         dataset_name=dataset_name,
         recipe=recipe,
         notes=notes,
+        preset=preset,
     )
     atomic_write(folder / WEIGHTS_NAME, lambda p: save_file(tensors, str(p), metadata=meta))
     atomic_write_text(folder / CONFIG_NAME, json.dumps(payload, indent=2) + "\n")

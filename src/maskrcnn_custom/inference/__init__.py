@@ -7,6 +7,7 @@ from .predict import check_model, inference_settings, predict
 from .results import Prediction
 from .tiling import predict_tiled, tile_windows
 from .writers import (
+    draw_comparison,
     draw_overlay,
     instance_mask_files,
     save_coco_results,
@@ -23,6 +24,7 @@ __all__ = [
     "Prediction",
     "check_images",
     "check_model",
+    "draw_comparison",
     "draw_overlay",
     "inference_settings",
     "instance_mask_files",
