@@ -51,6 +51,33 @@ def test_roi_align_fast_backward_falls_back_for_adaptive_sampling():
     assert out.grad_fn is not None and "RoIAlignFastBackward" not in type(out.grad_fn).__name__
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_patch_deconvolution_as_matmul_matches_conv_transpose(bias):
+    deconv = nn.ConvTranspose2d(6, 5, 2, stride=2, bias=bias)
+    x = torch.randn(3, 6, 4, 5)
+    ref, mine = x.clone().requires_grad_(), x.clone().requires_grad_()
+    grad = torch.randn(3, 5, 8, 10)
+    out_ref = deconv(ref)
+    out_ref.backward(grad)
+    ref_grads = [p.grad.clone() for p in deconv.parameters()]
+    deconv.zero_grad(set_to_none=True)
+    with fast_cpu_training(deconv, enabled=True):
+        assert "forward" in vars(deconv)
+        out = deconv(mine)
+        out.backward(grad)
+    assert "forward" not in vars(deconv)
+    torch.testing.assert_close(out, out_ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(mine.grad, ref.grad, rtol=1e-5, atol=1e-6)
+    for p, expected in zip(deconv.parameters(), ref_grads, strict=True):
+        torch.testing.assert_close(p.grad, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_overlapping_deconvolution_keeps_torch_path():
+    deconv = nn.ConvTranspose2d(2, 2, 3, stride=2)
+    with fast_cpu_training(deconv, enabled=True):
+        assert "forward" not in vars(deconv)
+
+
 def test_fast_cpu_training_converts_and_restores_the_model():
     model = train_model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -61,7 +88,9 @@ def test_fast_cpu_training_converts_and_restores_the_model():
         assert model.backbone.body.conv1.weight.is_contiguous(memory_format=torch.channels_last)
         assert not model.backbone.body.conv1.weight.is_contiguous()
         assert "forward" in vars(pooler)
+        assert "forward" in vars(model.roi_heads.mask_predictor.conv5_mask)
     assert "forward" not in vars(pooler)
+    assert "forward" not in vars(model.roi_heads.mask_predictor.conv5_mask)
     assert all(p.is_contiguous() for p in model.parameters())
     assert all(a is b for a, b in zip(params, model.parameters(), strict=True))  # same Parameter objects
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
