@@ -18,14 +18,15 @@ What it reports (JSON on stdout, and in ``--out FILE`` when given, written atomi
   every variant's ``fraction_of_peak_matmul`` is FLOPs / median step time / peak;
 * ``variants``: seconds per step per round (variants interleaved round-robin, ``--rounds`` >= 3 rounds of
   ``--iters`` steps), the median with min and max, and the ratio to ``plain`` from the same run
-  (> 1: faster than plain), with the load averages before and after.
+  (> 1: faster than plain), with the load averages before and after; also the process CPU seconds per
+  step (``cpu_s_per_step_*``), which time slicing on a shared machine does not inflate (with ``--threads 1``).
 
 Variants:
 
 * ``plain``: the torchvision reference / seed loop (``model(images, targets)``, sum of losses,
   ``zero_grad``, ``backward``, ``step``);
-* ``library``: ``train_one_epoch`` with its defaults (on the CPU: ``channels_last`` and the vectorised
-  RoIAlign backward of ``maskrcnn_custom.engine.speed``);
+* ``library``: ``train_one_epoch`` with its defaults (on the CPU: ``channels_last``, the RoIAlign and mask
+  up-sampling speed-ups of ``maskrcnn_custom.engine.speed``);
 * ``library_no_fast_cpu``: ``train_one_epoch(fast_cpu=False)``, the library's loop without them.
 
     PYTHONPATH=src python benchmarks/train_iteration.py --out benchmarks/results/train_iteration_cpu.json
@@ -227,14 +228,16 @@ def main(argv=None) -> dict:
         flops[name] = model_flops(lambda name=name, run=run: first.__setitem__(name, run(batches[:1], 0)))
         detach()
     per_step: dict[str, list[float]] = {name: [] for name in runners}
+    cpu_per_step: dict[str, list[float]] = {name: [] for name in runners}
     round_losses: dict[str, list[dict[str, float]]] = {name: [] for name in runners}
     for r in range(args.rounds):
         start = 1 + r * args.iters
         chunk = batches[start : start + args.iters]
         for name, run in runners.items():
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             round_losses[name].append(run(chunk, start))
             per_step[name].append((time.perf_counter() - t) / args.iters)
+            cpu_per_step[name].append((time.process_time() - c) / args.iters)
     load_after = load_averages()
 
     first_diffs = {name: loss_diffs(first[name], first["plain"]) for name in runners if name != "plain"}
@@ -257,6 +260,11 @@ def main(argv=None) -> dict:
             "speedup_vs_plain": med["plain"] / med[name],
             "flops_per_step": flops[name],
             "fraction_of_peak_matmul": flops[name] / med[name] / peak,
+            # process CPU seconds: with --threads 1 on a shared machine, immune to time slicing
+            "cpu_s_per_step_median": statistics.median(cpu_per_step[name]),
+            "cpu_s_per_step_runs": cpu_per_step[name],
+            "speedup_vs_plain_cpu_time": statistics.median(cpu_per_step["plain"])
+            / statistics.median(cpu_per_step[name]),
         }
         for name, runs in per_step.items()
     }

@@ -39,6 +39,7 @@ def test_train_iteration_quick_reports_equal_losses_flops_and_rounds(tmp_path):
         assert len(v["s_per_step_runs"]) == 3
         assert 0 < v["s_per_step_min"] <= v["s_per_step_median"] <= v["s_per_step_max"]
         assert 0 < v["fraction_of_peak_matmul"] < 1.5
+        assert len(v["cpu_s_per_step_runs"]) == 3 and v["cpu_s_per_step_median"] > 0
     assert report["library_speedup_vs_plain"] == variants["library"]["speedup_vs_plain"]
     assert isinstance(report["goal_1_5x_met"], bool)
 
