@@ -121,15 +121,21 @@ def _sgd(model):
     return torch.optim.SGD(model.parameters(), lr=0.003, momentum=0.9, weight_decay=1e-4)
 
 
-def test_default_train_one_epoch_gives_the_plain_loop_losses_and_weights():
+def _plain_then_library(*, batch_seed: int, **options):
+    """One plain step and one ``train_one_epoch`` step from the same weights, batch and RNG seed."""
     plain = train_model(seed=0)
     library = copy.deepcopy(plain)
-    images, targets = rod_batch(2, 64, seed=3)
+    images, targets = rod_batch(2, 64, seed=batch_seed)
     plain.train()
     torch.manual_seed(7)
     expected = _plain_step(plain, _sgd(plain), images, targets)
     torch.manual_seed(7)  # the same sampled anchors and RoIs
-    stats = train_one_epoch(library, _sgd(library), [(images, targets)], "cpu", 1, progress=False)
+    stats = train_one_epoch(library, _sgd(library), [(images, targets)], "cpu", 1, progress=False, **options)
+    return plain, library, expected, stats
+
+
+def test_default_train_one_epoch_gives_the_plain_loop_losses_and_weights():
+    plain, library, expected, stats = _plain_then_library(batch_seed=3)
     assert expected["loss"] > 0.1
     for name, value in expected.items():
         assert stats[name] == pytest.approx(value, abs=1e-5), name
@@ -139,14 +145,5 @@ def test_default_train_one_epoch_gives_the_plain_loop_losses_and_weights():
 
 
 def test_fast_cpu_false_is_the_plain_loop_bit_for_bit():
-    plain = train_model(seed=0)
-    library = copy.deepcopy(plain)
-    images, targets = rod_batch(2, 64, seed=4)
-    plain.train()
-    torch.manual_seed(5)
-    expected = _plain_step(plain, _sgd(plain), images, targets)
-    torch.manual_seed(5)
-    stats = train_one_epoch(
-        library, _sgd(library), [(images, targets)], "cpu", 1, progress=False, fast_cpu=False
-    )
+    _, _, expected, stats = _plain_then_library(batch_seed=4, fast_cpu=False)
     assert {k: stats[k] for k in expected} == expected

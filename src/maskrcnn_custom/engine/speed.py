@@ -138,14 +138,7 @@ class _RoIAlignFastBackward(torch.autograd.Function):
         ctx.save_for_backward(rois)
         ctx.settings = (tuple(features.shape), output_size, spatial_scale, sampling_ratio, aligned)
         ctx.channels_last = features.dim() == 4 and features.is_contiguous(memory_format=torch.channels_last)
-        return tv_roi_align(
-            features,
-            rois,
-            output_size=output_size,
-            spatial_scale=spatial_scale,
-            sampling_ratio=sampling_ratio,
-            aligned=aligned,
-        )
+        return tv_roi_align(features, rois, output_size, spatial_scale, sampling_ratio, aligned)
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor):  # type: ignore[override]
@@ -218,14 +211,7 @@ def roi_align_fast_backward(
         and sampling_ratio > 0
     )
     if not fast:
-        return tv_roi_align(
-            features,
-            rois,
-            output_size=output_size,
-            spatial_scale=spatial_scale,
-            sampling_ratio=sampling_ratio,
-            aligned=aligned,
-        )
+        return tv_roi_align(features, rois, output_size, spatial_scale, sampling_ratio, aligned)
     return _RoIAlignFastBackward.apply(
         features, rois, tuple(output_size), float(spatial_scale), int(sampling_ratio), bool(aligned)
     )
