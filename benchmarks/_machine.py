@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 
 def cpu_model() -> str:
@@ -21,3 +25,26 @@ def cpu_model() -> str:
 def load_averages() -> list[float] | None:
     """The 1, 5 and 15 minute load averages (how busy the machine was), or None where the OS has none."""
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def peak_matmul_flops(n: int = 2048, repeats: int = 5) -> float:
+    """The machine's float32 matmul FLOP/s: the best of ``repeats`` timed ``n x n`` ``torch.mm`` calls."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * n**3 / best
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def model_flops(fn: Callable[[], object]) -> float:
+    """FLOPs of calling ``fn`` (forward and, if ``fn`` calls it, backward), counted by ``FlopCounterMode``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())

@@ -34,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _machine import cpu_model
+from _machine import cpu_model, model_flops, peak_matmul_flops
 from seed_baseline import seed_maskrcnn_resnet101_fpn
 from typical_weights import CACHE_DIR, benchmark_dataset, benchmark_images, typical_state_dict
 
@@ -90,27 +90,6 @@ def quick_state_dict(arch: str, image_size: int) -> tuple[dict, dict]:
 
 def _log(msg: str) -> None:
     print(f"inference_cpu: {msg}", file=sys.stderr, flush=True)
-
-
-def peak_matmul_flops(n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
-    return 2 * n**3 / best
-
-
-def _timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def model_flops(fn) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return float(counter.get_total_flops())
 
 
 def as_tuples(preds):

@@ -1,0 +1,149 @@
+"""The CPU training speed-ups (channels_last, vectorised RoIAlign backward) keep the math of the plain loop."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+from torchvision.ops import MultiScaleRoIAlign, roi_align
+
+from helpers.models import train_model
+from helpers.rods import rod_batch
+from maskrcnn_custom import train_one_epoch
+from maskrcnn_custom.engine.speed import fast_cpu_training, resolve_fast_cpu, roi_align_fast_backward
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _rois(n_rois: int, *, images: int, size: float, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    corners = torch.rand(n_rois, 4, generator=g) * size * 1.2 - 0.1 * size  # some boxes cross the border
+    boxes = torch.cat([corners[:, :2].minimum(corners[:, 2:]), corners[:, :2].maximum(corners[:, 2:])], 1)
+    boxes[:3, 2:] = boxes[:3, :2] + 0.3  # tiny boxes (roi_align's 1-pixel minimum)
+    return torch.cat([torch.randint(0, images, (n_rois, 1), generator=g).float(), boxes], 1)
+
+
+@pytest.mark.parametrize("aligned", [False, True])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_roi_align_fast_backward_matches_torchvision(aligned, channels_last):
+    x = torch.randn(2, 5, 12, 10)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    rois = _rois(40, images=2, size=40.0, seed=1)
+    grad = torch.randn(40, 5, 7, 7)
+    ref, mine = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_ref = roi_align(ref, rois, (7, 7), spatial_scale=0.25, sampling_ratio=2, aligned=aligned)
+    out = roi_align_fast_backward(
+        mine, rois, output_size=(7, 7), spatial_scale=0.25, sampling_ratio=2, aligned=aligned
+    )
+    out_ref.backward(grad)
+    out.backward(grad)
+    assert torch.equal(out, out_ref)  # torchvision's own forward
+    assert ref.grad.abs().max() > 1  # a real gradient, compared to float tolerance
+    torch.testing.assert_close(mine.grad, ref.grad, rtol=1e-5, atol=1e-5)
+    assert mine.grad.is_contiguous(memory_format=torch.channels_last) == channels_last
+
+
+def test_roi_align_fast_backward_falls_back_for_adaptive_sampling():
+    x = torch.randn(1, 3, 8, 8, requires_grad=True)
+    rois = _rois(6, images=1, size=8.0, seed=2)
+    out = roi_align_fast_backward(x, rois, output_size=(2, 2), spatial_scale=1.0, sampling_ratio=0)
+    assert out.grad_fn is not None and "RoIAlignFastBackward" not in type(out.grad_fn).__name__
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_patch_deconvolution_as_matmul_matches_conv_transpose(bias):
+    deconv = nn.ConvTranspose2d(6, 5, 2, stride=2, bias=bias)
+    x = torch.randn(3, 6, 4, 5)
+    ref, mine = x.clone().requires_grad_(), x.clone().requires_grad_()
+    grad = torch.randn(3, 5, 8, 10)
+    out_ref = deconv(ref)
+    out_ref.backward(grad)
+    ref_grads = [p.grad.clone() for p in deconv.parameters()]
+    deconv.zero_grad(set_to_none=True)
+    with fast_cpu_training(deconv, enabled=True):
+        assert "forward" in vars(deconv)
+        out = deconv(mine)
+        out.backward(grad)
+    assert "forward" not in vars(deconv)
+    torch.testing.assert_close(out, out_ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(mine.grad, ref.grad, rtol=1e-5, atol=1e-6)
+    for p, expected in zip(deconv.parameters(), ref_grads, strict=True):
+        torch.testing.assert_close(p.grad, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_overlapping_deconvolution_keeps_torch_path():
+    deconv = nn.ConvTranspose2d(2, 2, 3, stride=2)
+    with fast_cpu_training(deconv, enabled=True):
+        assert "forward" not in vars(deconv)
+
+
+def test_fast_cpu_training_converts_and_restores_the_model():
+    model = train_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    params = list(model.parameters())
+    pooler = model.roi_heads.box_roi_pool
+    assert isinstance(pooler, MultiScaleRoIAlign)
+    with fast_cpu_training(model, enabled=True):
+        assert model.backbone.body.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+        assert not model.backbone.body.conv1.weight.is_contiguous()
+        assert "forward" in vars(pooler)
+        assert "forward" in vars(model.roi_heads.mask_predictor.conv5_mask)
+    assert "forward" not in vars(pooler)
+    assert "forward" not in vars(model.roi_heads.mask_predictor.conv5_mask)
+    assert all(p.is_contiguous() for p in model.parameters())
+    assert all(a is b for a, b in zip(params, model.parameters(), strict=True))  # same Parameter objects
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_resolve_fast_cpu_auto_and_errors():
+    conv = nn.Conv2d(1, 1, 1)
+    assert resolve_fast_cpu(None, model=conv, device=torch.device("cpu")) is True
+    assert resolve_fast_cpu(None, model=conv, device=torch.device("meta")) is False
+    assert resolve_fast_cpu(None, model=nn.DataParallel(conv), device=torch.device("cpu")) is False
+    assert resolve_fast_cpu(True, model=nn.DataParallel(conv), device=torch.device("cpu")) is True
+    with pytest.raises(TypeError, match="fast_cpu"):
+        resolve_fast_cpu("yes", model=conv, device=torch.device("cpu"))  # type: ignore[arg-type]
+
+
+def _plain_step(model, optimizer, images, targets):
+    loss_dict = model(images, targets)
+    losses = sum(loss_dict.values())
+    values = {k: v.item() for k, v in loss_dict.items()}
+    values["loss"] = losses.item()
+    optimizer.zero_grad()
+    losses.backward()
+    optimizer.step()
+    return values
+
+
+def _sgd(model):
+    return torch.optim.SGD(model.parameters(), lr=0.003, momentum=0.9, weight_decay=1e-4)
+
+
+def _plain_then_library(*, batch_seed: int, **options):
+    """One plain step and one ``train_one_epoch`` step from the same weights, batch and RNG seed."""
+    plain = train_model(seed=0)
+    library = copy.deepcopy(plain)
+    images, targets = rod_batch(2, 64, seed=batch_seed)
+    plain.train()
+    torch.manual_seed(7)
+    expected = _plain_step(plain, _sgd(plain), images, targets)
+    torch.manual_seed(7)  # the same sampled anchors and RoIs
+    stats = train_one_epoch(library, _sgd(library), [(images, targets)], "cpu", 1, progress=False, **options)
+    return plain, library, expected, stats
+
+
+def test_default_train_one_epoch_gives_the_plain_loop_losses_and_weights():
+    plain, library, expected, stats = _plain_then_library(batch_seed=3)
+    assert expected["loss"] > 0.1
+    for name, value in expected.items():
+        assert stats[name] == pytest.approx(value, abs=1e-5), name
+    for (name, p), q in zip(plain.named_parameters(), library.parameters(), strict=True):
+        torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-6, msg=name)
+    assert all(p.is_contiguous() for p in library.parameters())  # back in the user's memory format
+
+
+def test_fast_cpu_false_is_the_plain_loop_bit_for_bit():
+    _, _, expected, stats = _plain_then_library(batch_seed=4, fast_cpu=False)
+    assert {k: stats[k] for k in expected} == expected
