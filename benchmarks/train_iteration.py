@@ -27,7 +27,7 @@ Variants:
   ``zero_grad``, ``backward``, ``step``);
 * ``library``: ``train_one_epoch`` with its defaults (on the CPU: ``channels_last``, the RoIAlign and mask
   up-sampling speed-ups of ``maskrcnn_custom.engine.speed``);
-* ``library_no_fast_cpu``: ``train_one_epoch(fast_cpu=False)``, the library's loop without them.
+* ``library_no_speedups``: ``train_one_epoch(cpu_speedups=False)``, the library's loop without them.
 
     PYTHONPATH=src python benchmarks/train_iteration.py --out benchmarks/results/train_iteration_cpu.json
     PYTHONPATH=src python benchmarks/train_iteration.py --arch resnet50 --threads 1   # lighter
@@ -58,7 +58,7 @@ from torch.utils.data import DataLoader
 from maskrcnn_custom import SyntheticElongatedDataset, build_model, collate_fn, make_config, train_one_epoch
 from maskrcnn_custom._utils.atomic import atomic_write_text
 
-VARIANTS = ("plain", "library", "library_no_fast_cpu")
+VARIANTS = ("plain", "library", "library_no_speedups")
 LOSS_TOLERANCE = 1e-4  # max abs difference of any loss term (the losses are O(0.01 - 1))
 SEED = 0
 
@@ -138,7 +138,7 @@ def make_variant(
     optimizer = torch.optim.SGD(params, lr=0.003, momentum=0.9, weight_decay=1e-4)
     if name == "plain":
         return (lambda batches, first: plain_steps(model, optimizer, seeded(batches, first))), model
-    opts = {"fast_cpu": False} if name == "library_no_fast_cpu" else {}
+    opts = {"cpu_speedups": False} if name == "library_no_speedups" else {}
 
     def run(batches: list, first: int) -> dict[str, float]:
         stats = train_one_epoch(

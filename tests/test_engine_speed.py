@@ -10,7 +10,7 @@ from torchvision.ops import MultiScaleRoIAlign, roi_align
 from helpers.models import train_model
 from helpers.rods import rod_batch
 from maskrcnn_custom import train_one_epoch
-from maskrcnn_custom.engine.speed import fast_cpu_training, resolve_fast_cpu, roi_align_fast_backward
+from maskrcnn_custom.engine.speed import cpu_speedups_context, resolve_cpu_speedups, roi_align_fast_backward
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -61,7 +61,7 @@ def test_patch_deconvolution_as_matmul_matches_conv_transpose(bias):
     out_ref.backward(grad)
     ref_grads = [p.grad.clone() for p in deconv.parameters()]
     deconv.zero_grad(set_to_none=True)
-    with fast_cpu_training(deconv, enabled=True):
+    with cpu_speedups_context(deconv, enabled=True):
         assert "forward" in vars(deconv)
         out = deconv(mine)
         out.backward(grad)
@@ -74,17 +74,17 @@ def test_patch_deconvolution_as_matmul_matches_conv_transpose(bias):
 
 def test_overlapping_deconvolution_keeps_torch_path():
     deconv = nn.ConvTranspose2d(2, 2, 3, stride=2)
-    with fast_cpu_training(deconv, enabled=True):
+    with cpu_speedups_context(deconv, enabled=True):
         assert "forward" not in vars(deconv)
 
 
-def test_fast_cpu_training_converts_and_restores_the_model():
+def test_cpu_speedups_context_converts_and_restores_the_model():
     model = train_model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     params = list(model.parameters())
     pooler = model.roi_heads.box_roi_pool
     assert isinstance(pooler, MultiScaleRoIAlign)
-    with fast_cpu_training(model, enabled=True):
+    with cpu_speedups_context(model, enabled=True):
         assert model.backbone.body.conv1.weight.is_contiguous(memory_format=torch.channels_last)
         assert not model.backbone.body.conv1.weight.is_contiguous()
         assert "forward" in vars(pooler)
@@ -96,14 +96,14 @@ def test_fast_cpu_training_converts_and_restores_the_model():
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
-def test_resolve_fast_cpu_auto_and_errors():
+def test_resolve_cpu_speedups_auto_and_errors():
     conv = nn.Conv2d(1, 1, 1)
-    assert resolve_fast_cpu(None, model=conv, device=torch.device("cpu")) is True
-    assert resolve_fast_cpu(None, model=conv, device=torch.device("meta")) is False
-    assert resolve_fast_cpu(None, model=nn.DataParallel(conv), device=torch.device("cpu")) is False
-    assert resolve_fast_cpu(True, model=nn.DataParallel(conv), device=torch.device("cpu")) is True
-    with pytest.raises(TypeError, match="fast_cpu"):
-        resolve_fast_cpu("yes", model=conv, device=torch.device("cpu"))  # type: ignore[arg-type]
+    assert resolve_cpu_speedups(None, model=conv, device=torch.device("cpu")) is True
+    assert resolve_cpu_speedups(None, model=conv, device=torch.device("meta")) is False
+    assert resolve_cpu_speedups(None, model=nn.DataParallel(conv), device=torch.device("cpu")) is False
+    assert resolve_cpu_speedups(True, model=nn.DataParallel(conv), device=torch.device("cpu")) is True
+    with pytest.raises(TypeError, match="cpu_speedups"):
+        resolve_cpu_speedups("yes", model=conv, device=torch.device("cpu"))  # type: ignore[arg-type]
 
 
 def _plain_step(model, optimizer, images, targets):
@@ -144,6 +144,6 @@ def test_default_train_one_epoch_gives_the_plain_loop_losses_and_weights():
     assert all(p.is_contiguous() for p in library.parameters())  # back in the user's memory format
 
 
-def test_fast_cpu_false_is_the_plain_loop_bit_for_bit():
-    _, _, expected, stats = _plain_then_library(batch_seed=4, fast_cpu=False)
+def test_cpu_speedups_false_is_the_plain_loop_bit_for_bit():
+    _, _, expected, stats = _plain_then_library(batch_seed=4, cpu_speedups=False)
     assert {k: stats[k] for k in expected} == expected

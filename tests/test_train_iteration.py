@@ -23,15 +23,15 @@ def test_train_iteration_quick_reports_equal_losses_flops_and_rounds(tmp_path):
     check = report["loss_check"]
     assert report["losses_match"] is True and check["losses_match"] is True
     assert 0 < check["tolerance_abs"] <= 1e-3
-    assert set(check["first_step_max_abs_diff_vs_plain"]) == {"library", "library_no_fast_cpu"}
+    assert set(check["first_step_max_abs_diff_vs_plain"]) == {"library", "library_no_speedups"}
     terms = {"loss", "loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg"}
     for diffs in check["first_step_max_abs_diff_vs_plain"].values():
         assert set(diffs) == terms and max(diffs.values()) <= check["tolerance_abs"]
     assert check["first_step_losses"]["plain"]["loss"] > 0.1
-    # fast_cpu=False runs the very kernels of the plain loop: equal losses in every round
-    assert check["all_rounds_max_abs_diff_vs_plain"]["library_no_fast_cpu"] == 0.0
+    # cpu_speedups=False runs the very kernels of the plain loop: equal losses in every round
+    assert check["all_rounds_max_abs_diff_vs_plain"]["library_no_speedups"] == 0.0
     variants = report["variants"]
-    assert set(variants) == {"plain", "library", "library_no_fast_cpu"}
+    assert set(variants) == {"plain", "library", "library_no_speedups"}
     assert variants["plain"]["speedup_vs_plain"] == 1.0
     flops = {v["flops_per_step"] for v in variants.values()}
     assert len(flops) == 1 and flops.pop() > 1e9  # equal math: the same FLOPs for every variant

@@ -649,6 +649,7 @@ def fit(
     save_pretrained: bool = True,
     config: Mapping[str, Any] | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    cpu_speedups: bool | None = None,
 ) -> FitResult:
     """Train ``model`` with a training recipe, evaluating, logging and checkpointing every epoch.
 
@@ -733,6 +734,8 @@ def fit(
         save_pretrained: Write ``output_dir/pretrained`` at the end.
         config: Extra JSON-serialisable settings to record in the checkpoints (e.g. the dataset's).
         on_epoch_end: Called on every process with each epoch's record, after its checkpoint is written.
+        cpu_speedups: The CPU speed-ups of :func:`train_one_epoch` (``None``: on for CPU training without DDP;
+            the same math, float additions in another order; ``False``: torchvision's kernels).
 
     Returns:
         A :class:`FitResult`.
@@ -811,7 +814,15 @@ def fit(
         for epoch in range(start_epoch, run.recipe.epochs):
             t0 = time.perf_counter()
             loader = _train_loader(train_dataset, run, epoch, num_workers=num_workers, collate=collate)
-            record = _train_epoch(training, run, loader, epoch, print_freq=print_freq, progress=progress)
+            record = _train_epoch(
+                training,
+                run,
+                loader,
+                epoch,
+                print_freq=print_freq,
+                progress=progress,
+                cpu_speedups=cpu_speedups,
+            )
             del loader
             if val_loader is not None and ((epoch + 1) % eval_every == 0 or epoch == run.recipe.epochs - 1):
                 record.update(_evaluate_epoch(model, val_loader, run, progress=progress))

@@ -1,7 +1,7 @@
 """CPU training speed-ups that keep the math: ``channels_last``, RoIAlign and mask up-sampling backwards.
 
 :func:`~maskrcnn_custom.engine.train_one_epoch` applies both by default when it trains on the CPU
-(``fast_cpu=None``), for the duration of the epoch only: the model's parameters and its RoI poolers are the
+(``cpu_speedups=None``), for the duration of the epoch only: the model's parameters and its RoI poolers are the
 user's own again when the call returns. Neither changes what is computed, only the order of float
 additions:
 
@@ -29,30 +29,32 @@ from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops import roi_align as tv_roi_align
 from torchvision.ops.poolers import _convert_to_roi_format, _filter_input, _setup_scales
 
-__all__ = ["fast_cpu_training", "resolve_fast_cpu", "roi_align_fast_backward"]
+__all__ = ["cpu_speedups_context", "resolve_cpu_speedups", "roi_align_fast_backward"]
 
 
-def resolve_fast_cpu(fast_cpu: bool | None, *, model: nn.Module, device: torch.device) -> bool:
-    """Whether to use the CPU speed-ups: ``fast_cpu`` if given, else on for a CPU device and a bare model.
+def resolve_cpu_speedups(cpu_speedups: bool | None, *, model: nn.Module, device: torch.device) -> bool:
+    """Whether to use the CPU speed-ups: ``cpu_speedups`` if given, else on for a CPU device and a bare model.
 
     ``None`` (auto) leaves ``DistributedDataParallel`` / ``DataParallel`` wrappers alone: their gradient
     buckets are laid out when they are built, so convert the model to ``channels_last`` before wrapping.
 
     Raises:
-        TypeError: If ``fast_cpu`` is not ``None`` or a bool.
+        TypeError: If ``cpu_speedups`` is not ``None`` or a bool.
 
     Examples:
         >>> import torch
-        >>> from maskrcnn_custom.engine.speed import resolve_fast_cpu
-        >>> resolve_fast_cpu(None, model=torch.nn.Conv2d(1, 1, 1), device=torch.device("cpu"))
+        >>> from maskrcnn_custom.engine.speed import resolve_cpu_speedups
+        >>> resolve_cpu_speedups(None, model=torch.nn.Conv2d(1, 1, 1), device=torch.device("cpu"))
         True
-        >>> resolve_fast_cpu(False, model=torch.nn.Conv2d(1, 1, 1), device=torch.device("cpu"))
+        >>> resolve_cpu_speedups(False, model=torch.nn.Conv2d(1, 1, 1), device=torch.device("cpu"))
         False
     """
-    if fast_cpu is not None and not isinstance(fast_cpu, bool):
-        raise TypeError(f"fast_cpu must be None (auto: on for CPU training), True or False, got {fast_cpu!r}")
-    if fast_cpu is not None:
-        return fast_cpu
+    if cpu_speedups is not None and not isinstance(cpu_speedups, bool):
+        raise TypeError(
+            f"cpu_speedups must be None (auto: on for CPU training), True or False, got {cpu_speedups!r}"
+        )
+    if cpu_speedups is not None:
+        return cpu_speedups
     wrapped = isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel))
     return device.type == "cpu" and not wrapped
 
@@ -278,7 +280,7 @@ def _deconv_forward(
 
 
 @contextlib.contextmanager
-def fast_cpu_training(model: nn.Module, *, enabled: bool) -> Iterator[None]:
+def cpu_speedups_context(model: nn.Module, *, enabled: bool) -> Iterator[None]:
     """Within the block, train ``model`` in ``channels_last`` with the fast RoIAlign backward; undo after.
 
     The model's 4-D parameters and buffers are converted to ``torch.channels_last`` in place (the same
@@ -294,9 +296,9 @@ def fast_cpu_training(model: nn.Module, *, enabled: bool) -> Iterator[None]:
 
     Examples:
         >>> import torch
-        >>> from maskrcnn_custom.engine.speed import fast_cpu_training
+        >>> from maskrcnn_custom.engine.speed import cpu_speedups_context
         >>> conv = torch.nn.Conv2d(3, 4, 3)
-        >>> with fast_cpu_training(conv, enabled=True):
+        >>> with cpu_speedups_context(conv, enabled=True):
         ...     conv.weight.is_contiguous(memory_format=torch.channels_last)
         True
         >>> conv.weight.is_contiguous()

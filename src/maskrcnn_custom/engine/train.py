@@ -18,7 +18,7 @@ from ..recipe import get_recipe
 from .amp import AmpLike, autocast, resolve_amp_dtype
 from .distributed import is_main_process, reduce_mean
 from .progress import progress_bar
-from .speed import fast_cpu_training, resolve_fast_cpu
+from .speed import cpu_speedups_context, resolve_cpu_speedups
 
 __all__ = ["check_finite_losses", "move_to_device", "train_one_epoch", "warmup_factor_at"]
 
@@ -113,7 +113,7 @@ def train_one_epoch(
     print_freq: int = 20,
     progress: bool = True,
     num_iters: int | None = None,
-    fast_cpu: bool | None = None,
+    cpu_speedups: bool | None = None,
 ) -> dict[str, float]:
     """Train ``model`` for one pass over ``data_loader`` and return the mean of each loss.
 
@@ -143,7 +143,7 @@ def train_one_epoch(
         print_freq: Log a line every this many iterations.
         progress: Show a tqdm progress bar (rank 0 only).
         num_iters: Number of iterations to run (default ``len(data_loader)``); needed for unsized iterables.
-        fast_cpu: The CPU speed-ups of :mod:`maskrcnn_custom.engine.speed` for this epoch: the model in
+        cpu_speedups: The CPU speed-ups of :mod:`maskrcnn_custom.engine.speed` for this epoch: the model in
             ``channels_last``, a vectorised RoIAlign backward and the mask up-sampling as a matrix product,
             the same math (float additions in another order). ``None`` (default): on when ``device`` is the CPU and the model is not wrapped in
             ``DistributedDataParallel``; the model is back in its own memory format on return.
@@ -173,7 +173,7 @@ def train_one_epoch(
     """
     device = torch.device(device)
     _validate(epoch, warmup_iters, warmup_factor, max_grad_norm, print_freq)
-    fast = resolve_fast_cpu(fast_cpu, model=model, device=device)
+    fast = resolve_cpu_speedups(cpu_speedups, model=model, device=device)
     dtype = resolve_amp_dtype(amp, device)
     if dtype == torch.float16 and scaler is None:
         raise ValueError(
@@ -200,7 +200,7 @@ def train_one_epoch(
     lr = base_lrs[0]
     start = time.perf_counter()
     bar = progress_bar(total=num_iters, desc=f"epoch {epoch}", enabled=progress and is_main_process())
-    with fast_cpu_training(model, enabled=fast):
+    with cpu_speedups_context(model, enabled=fast):
         try:
             for iteration, (images, targets) in enumerate(itertools.islice(data_loader, num_iters)):
                 factor = warmup_factor_at(iteration, warmup_iters=warmup_iters, warmup_factor=warmup_factor)
