@@ -132,7 +132,10 @@ def coco_ap(preds: list[Prediction], targets: list[dict], size: int) -> dict:
 
 
 def matched_share(reference: list[Prediction], candidate: list[Prediction]) -> float | None:
-    """Share of the reference's detections that the candidate has with mask IoU >= 0.9 and the same label."""
+    """Share of the reference's detections that the candidate has with mask IoU >= 0.9 and the same label.
+
+    Two empty masks count as identical (IoU 1), so a path compared with itself scores 1.0.
+    """
     hit = total = 0
     for r, c in zip(reference, candidate, strict=True):
         total += len(r)
@@ -141,7 +144,9 @@ def matched_share(reference: list[Prediction], candidate: list[Prediction]) -> f
         a, b = r.masks.flatten(1).float(), c.masks.flatten(1).float()
         inter = a @ b.T
         union = a.sum(1, keepdim=True) + b.sum(1)[None, :] - inter
-        iou = torch.where(union > 0, inter / union.clamp(min=1), torch.zeros_like(union))
+        # Two empty masks agree (IoU 1): a weak model's detections often have no pixel above 0.5, and
+        # counting them as misses made a path disagree with itself.
+        iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
         iou[r.labels[:, None] != c.labels[None, :]] = 0
         hit += int((iou.max(1).values >= MATCH_MASK_IOU).sum())
     return hit / total if total else None

@@ -71,9 +71,9 @@ from maskrcnn_custom import (
     train_one_epoch,
 )
 from maskrcnn_custom.demo import demo_settings
-from maskrcnn_custom.presets import get_preset, list_presets
 from maskrcnn_custom.engine.optim import OPTIMIZERS, make_optimizer
 from maskrcnn_custom.engine.sampling import InfiniteSampler
+from maskrcnn_custom.presets import get_preset, list_presets
 
 SIDES = ("library", "baseline")
 #: The seed trained epochs of 300 iterations and stepped its StepLR once per epoch.
@@ -108,6 +108,7 @@ def preset_defaults(name: str) -> dict[str, Any]:
         "lr_schedule": recipe.lr_schedule,
         "max_grad_norm": recipe.max_grad_norm or 0.0,
         "augment": preset.augmentation is not None,
+        "augment_kwargs": dict(preset.augmentation or {}),
     }
     names = {
         "fpn_out_channels": "fpn_channels",
@@ -172,7 +173,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     r.add_argument("--lr", type=float, default=demo.lr)
     r.add_argument("--weight-decay", type=float, default=1e-4)
     r.add_argument("--warmup-iters", type=int, default=demo.warmup_iters)
-    r.add_argument("--lr-schedule", choices=SCHEDULES, default="step", help="over the budget, by training time")
+    r.add_argument(
+        "--lr-schedule", choices=SCHEDULES, default="step", help="over the budget, by training time"
+    )
     r.add_argument("--lr-drop-at", type=float, default=2 / 3, help="step schedule: fraction of the budget")
     r.add_argument("--lr-gamma", type=float, default=0.5, help="step schedule: rate multiplier")
     r.add_argument("--max-grad-norm", type=float, default=10.0, help="0 disables clipping")
@@ -197,9 +200,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     r.add_argument("--rpn-pre-nms-train", type=int, default=1000)
     r.add_argument("--rpn-post-nms-train", type=int, default=600)
     r.add_argument("--max-detections", type=int, default=demo.max_detections)
-    r.add_argument("--channels-last", action="store_true", help="model in torch.channels_last")
+    r.add_argument(
+        "--no-cpu-speedups",
+        action="store_true",
+        help="train_one_epoch(cpu_speedups=False): torchvision's kernels, the model in its own memory format",
+    )
     r.add_argument("--amp", choices=("off", "bf16"), default="off", help="training autocast (CPU: bf16)")
     r.add_argument("--augment", action="store_true", help="the library's train_transforms (library only)")
+    r.add_argument(
+        "--augment-kwargs",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="keyword arguments of train_transforms with --augment, e.g. '{\"invert\": 0.5}'",
+    )
     b = p.add_argument_group("baseline (the seed's)")
     b.add_argument("--baseline-backbone", default="resnet101")
     b.add_argument("--baseline-lr", type=float, default=0.003)
@@ -311,7 +325,9 @@ def library_model(args: argparse.Namespace, num_classes: int) -> torch.nn.Module
         box_head=dataclasses.replace(config.box_head, representation_size=args.box_head_dim),
     )
     model = build_model(config)
-    if args.channels_last:
+    if not args.no_cpu_speedups:
+        # train_one_epoch's CPU speed-ups put the model in channels_last for each call; one call per iteration
+        # here, so convert once (a model already in channels_last is left as it is).
         model = model.to(memory_format=torch.channels_last)
     return model
 
@@ -343,9 +359,10 @@ def library_recipe(args: argparse.Namespace) -> dict[str, Any]:
         "lr_drop_at_budget_fraction": args.lr_drop_at if args.lr_schedule == "step" else None,
         "lr_gamma": args.lr_gamma if args.lr_schedule == "step" else None,
         "max_grad_norm": args.max_grad_norm or None,
-        "channels_last": args.channels_last,
+        "cpu_speedups": not args.no_cpu_speedups,
         "amp": args.amp,
         "augment": args.augment,
+        "augment_kwargs": args.augment_kwargs if args.augment else None,
     }
 
 
@@ -368,7 +385,7 @@ def library_step(args: argparse.Namespace, model: torch.nn.Module, batches: Iter
     if args.augment:
         from maskrcnn_custom import train_transforms
 
-        transforms = train_transforms()
+        transforms = train_transforms(**args.augment_kwargs)
 
     def step(iteration: int, fraction: float) -> float:
         factor = library_lr_factor(args, iteration, fraction)
@@ -388,6 +405,7 @@ def library_step(args: argparse.Namespace, model: torch.nn.Module, batches: Iter
             amp="bfloat16" if args.amp == "bf16" else False,
             warmup_iters=0,
             max_grad_norm=args.max_grad_norm or None,
+            cpu_speedups=not args.no_cpu_speedups,
             progress=False,
             print_freq=10**9,
             num_iters=1,

@@ -34,17 +34,22 @@ def test_quickstart_python_blocks_run_in_order(tmp_path, monkeypatch):
     assert namespace["same"].config == namespace["model"].config
 
 
-def test_readme_quickstart_runs_with_a_shorter_schedule(tmp_path, monkeypatch):
+def test_readme_quickstart_runs_with_a_shorter_schedule(tmp_path, monkeypatch, capsys):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     [block] = re.findall(r"## Quickstart\n\n```python\n(.*?)```", readme, flags=re.S)
     assert len(block.strip().splitlines()) <= 12
-    short = block.replace("epochs=2, iters_per_epoch=50", "epochs=1, iters_per_epoch=2")
-    short = short.replace("SyntheticElongatedDataset(20,", "SyntheticElongatedDataset(2,")
-    assert short.count("iters_per_epoch=2") == 1 and "(2, image_size" in short
+    assert 'get_preset("fast_cpu")' in block and 'config="heldout"' in block  # the preset, held-out images
+    short = block.replace("recipe=preset.recipe,", "recipe=preset.recipe.replace(epochs=1, iters_per_epoch=2),")
+    short = short.replace("SyntheticElongatedDataset(2000,", "SyntheticElongatedDataset(4,")
+    short = short.replace("SyntheticElongatedDataset(50,", "SyntheticElongatedDataset(2,")
+    assert short.count("iters_per_epoch=2") == 1 and short.count("SyntheticElongatedDataset(") == 2
+    assert "(4, image_size" in short and "(2, image_size" in short
     monkeypatch.chdir(tmp_path)
     exec(compile(short, "README.md quickstart", "exec"), {})
+    printed = capsys.readouterr().out
+    assert re.search(r"'segm': [0-9.]+, 'bbox': [0-9.]+", printed), printed  # it prints its held-out AP
     assert (tmp_path / "overlay.png").is_file()
-    assert (tmp_path / "runs" / "demo" / "pretrained" / "model.safetensors").is_file()
+    assert (tmp_path / "runs" / "quick" / "pretrained" / "model.safetensors").is_file()
 
 
 def test_gen_figures_fast_writes_small_pngs(tmp_path):
@@ -143,3 +148,12 @@ def test_training_page_recipe_table_matches_the_presets():
                 assert float(shown) == value, (field, name)
             else:
                 assert shown == expected, (field, name)
+
+
+def test_training_page_presets_table_matches_the_presets():
+    from maskrcnn_custom.presets import presets_table_markdown
+
+    text = (DOCS / "training.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- presets-table:[^>]*-->\n(.*?)<!-- /presets-table -->", text, flags=re.S)
+    assert block is not None, "docs/training.md lost its presets table markers"
+    assert block.group(1) == presets_table_markdown()

@@ -43,7 +43,11 @@ def test_fast_cpu_preset_model_and_augmentation():
     preset = get_preset("fast_cpu")
     model = build_preset_model("fast_cpu", num_classes=3, class_names=("background", "a", "b"))
     cfg = model.config
-    assert (cfg.backbone.name, cfg.backbone.out_channels, cfg.box_head.representation_size) == ("resnet18", 128, 256)
+    assert (cfg.backbone.name, cfg.backbone.out_channels, cfg.box_head.representation_size) == (
+        "resnet18",
+        128,
+        256,
+    )
     assert cfg.mask_head.conv_layers == (128, 128) and cfg.mask_head.resolution == 56
     assert (cfg.min_size, cfg.max_size, cfg.num_classes) == (256, 256, 3)
     assert model.roi_heads.fg_bg_sampler.batch_size_per_image == 64
@@ -59,8 +63,12 @@ def test_fast_cpu_preset_model_and_augmentation():
 
 
 def test_fast_cpu_model_trains_and_predicts_at_its_image_size():
-    model = build_preset_model("fast_cpu", image_size=64, box_batch_size_per_image=16, box_detections_per_img=5)
-    images, targets = zip(*(SyntheticElongatedDataset(2, image_size=64, seed=0)[i] for i in range(2)), strict=True)
+    model = build_preset_model(
+        "fast_cpu", image_size=64, box_batch_size_per_image=16, box_detections_per_img=5
+    )
+    images, targets = zip(
+        *(SyntheticElongatedDataset(2, image_size=64, seed=0)[i] for i in range(2)), strict=True
+    )
     model.train()
     losses = model(list(images), list(targets))
     assert set(losses) >= {"loss_mask", "loss_classifier"} and all(torch.isfinite(v) for v in losses.values())
@@ -132,3 +140,26 @@ def test_cli_train_refuses_a_preset_with_a_model(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--model maskrcnn_resnet18_fpn and --preset fast_cpu both choose the model" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_adamw_uses_the_fused_kernel_with_the_same_update():
+    torch.manual_seed(0)
+    weights = [torch.randn(64, 32), torch.randn(32)]
+    grads = [torch.randn_like(w) for w in weights]
+    results = []
+    for fused in (True, False):
+        params = [torch.nn.Parameter(w.clone()) for w in weights]
+        opt = (
+            make_optimizer("adamw", params, lr=1e-3)
+            if fused
+            else torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
+        )
+        assert bool(opt.defaults.get("fused")) is fused
+        for _ in range(3):
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g.clone()
+            opt.step()
+        results.append([p.detach() for p in params])
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+        assert not torch.equal(a, weights[0] if a.shape == weights[0].shape else weights[1])  # it did train

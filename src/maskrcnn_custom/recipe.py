@@ -239,8 +239,8 @@ _register(
 _register(
     "fast_cpu",
     TrainingRecipe(
-        epochs=8,
-        iters_per_epoch=200,
+        epochs=6,
+        iters_per_epoch=180,
         batch_size=2,
         lr=1e-3,
         optimizer="adamw",
@@ -249,7 +249,7 @@ _register(
         warmup_iters=100,
         max_grad_norm=10.0,
     ),
-    "The fast_cpu training preset's recipe: AdamW, 100 warm-up iterations, cosine over 8 x 200 iterations.",
+    "The fast_cpu training preset's recipe: AdamW, 100 warm-up iterations, cosine over 6 x 180 iterations.",
 )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..data.synthetic import SYNTHETIC_PRESETS
+
 __all__ = ["add_dataset_arguments", "open_dataset"]
 
 
@@ -24,10 +26,23 @@ def add_dataset_arguments(
         metavar="N",
         help=f"{what} data: N images from the library's synthetic generator of elongated objects",
     )
+    parser.add_argument(
+        f"--{prefix}synthetic-preset",
+        choices=SYNTHETIC_PRESETS,
+        default="default",
+        help=f"generator configuration of --{prefix}synthetic: default, or heldout (another generator: longer, "
+        "thinner, more bent objects, other backgrounds and contrast) to measure generalisation",
+    )
 
 
 def open_dataset(
-    *, coco: str | None, synthetic: int | None, seed: int, image_size: int, transforms: Any = None
+    *,
+    coco: str | None,
+    synthetic: int | None,
+    seed: int,
+    image_size: int,
+    transforms: Any = None,
+    synthetic_preset: str = "default",
 ) -> Any:
     """Open a COCO folder or create a synthetic dataset (image ``i`` depends only on ``(seed, i)``)."""
     from ..data import CocoDataset, SyntheticElongatedDataset
@@ -36,4 +51,6 @@ def open_dataset(
         return CocoDataset.from_dir(coco, transforms=transforms)
     if synthetic is None or synthetic < 1:
         raise ValueError(f"--synthetic must be a number of images >= 1, got {synthetic!r}")
-    return SyntheticElongatedDataset(synthetic, image_size=image_size, seed=seed, transforms=transforms)
+    return SyntheticElongatedDataset(
+        synthetic, image_size=image_size, seed=seed, config=synthetic_preset, transforms=transforms
+    )

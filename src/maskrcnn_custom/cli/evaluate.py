@@ -81,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_overwrite(args.output, overwrite=args.overwrite, switch="--overwrite", what="--output")
     dataset = open_dataset(
-        coco=args.coco, synthetic=args.synthetic, seed=args.data_seed, image_size=args.image_size
+        coco=args.coco,
+        synthetic=args.synthetic,
+        seed=args.data_seed,
+        image_size=args.image_size,
+        synthetic_preset=args.synthetic_preset,
     )
     model = load_for_evaluation(args.weights)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))

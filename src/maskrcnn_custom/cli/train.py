@@ -349,6 +349,7 @@ def _open_datasets(args: argparse.Namespace, preset: Any = None) -> tuple[Any, A
         synthetic=args.synthetic,
         seed=args.data_seed,
         image_size=args.image_size,
+        synthetic_preset=args.synthetic_preset,
         transforms=None
         if args.no_augment
         else (preset.train_transforms() if preset is not None else train_transforms()),
@@ -361,7 +362,11 @@ def _open_datasets(args: argparse.Namespace, preset: Any = None) -> tuple[Any, A
         logger.warning("no validation data (--val-coco/--val-synthetic): the last epoch's model is exported")
         return train_set, None
     val_set = open_dataset(
-        coco=val_coco, synthetic=val_synthetic, seed=args.data_seed + 1, image_size=args.image_size
+        coco=val_coco,
+        synthetic=val_synthetic,
+        seed=args.data_seed + 1,
+        image_size=args.image_size,
+        synthetic_preset=args.val_synthetic_preset,
     )
     return train_set, val_set
 

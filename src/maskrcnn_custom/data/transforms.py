@@ -294,9 +294,16 @@ def train_transforms(
     contrast: float = 0.25,
     saturation: float = 0.25,
     hue: float = 0.0,
+    invert: float = 0.0,
+    noise_sigma: float = 0.0,
+    noise_p: float = 0.5,
     min_area: int = 8,
 ) -> DetectionTransforms:
     """The default training augmentation: flips, quarter turns, scale jitter and colour jitter.
+
+    Optionally also an intensity inversion (``invert``: dark objects on a bright background become bright on
+    dark, a polarity change that colour jitter cannot make) and Gaussian pixel noise (``noise_sigma``), both off
+    by default; the ``fast_cpu`` training preset turns them on.
 
     Elongated objects have no preferred orientation in most data, so both flips and 90-degree rotations
     are on by default; all of them are exact (no interpolation), and boxes stay tight to the masks.
@@ -313,6 +320,9 @@ def train_transforms(
         saturation: ``v2.ColorJitter`` saturation.
         hue: ``v2.ColorJitter`` hue, in ``[0, 0.5]``; off by default because hue shifts are the slowest
             colour jitter, slower than generating a synthetic image (see docs/benchmarks.md).
+        invert: Probability of ``v2.RandomInvert`` (``1 - image``), in ``[0, 1]``.
+        noise_sigma: Standard deviation of ``v2.GaussianNoise`` (the result is clipped to ``[0, 1]``); 0 disables.
+        noise_p: Probability of the noise when ``noise_sigma > 0``.
         min_area: Instances with fewer mask pixels after the transforms are removed.
 
     Returns:
@@ -336,6 +346,13 @@ def train_transforms(
             brightness=brightness, contrast=contrast, saturation=saturation, hue=hue or None
         )
         steps.append(v2.RandomApply([jitter], p=_check_probability(photometric)))
+    if invert:
+        steps.append(v2.RandomInvert(p=_check_probability(invert)))
+    if isinstance(noise_sigma, bool) or not isinstance(noise_sigma, (int, float)) or not 0 <= noise_sigma <= 1:
+        raise ValueError(f"noise_sigma must be a number in [0, 1] (0 disables the noise), got {noise_sigma!r}")
+    if noise_sigma:
+        noise = v2.GaussianNoise(mean=0.0, sigma=float(noise_sigma), clip=True)
+        steps.append(v2.RandomApply([noise], p=_check_probability(noise_p)))
     return DetectionTransforms(steps, min_area=min_area)
 
 
