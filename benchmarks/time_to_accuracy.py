@@ -634,7 +634,12 @@ def plot(report: dict[str, Any], path: Path) -> Path:
             draw.text((lx + 38, ly), label, fill="black", font=small)
             ly += 22
         what = "library recipe" if side == "library" else "seed, plain torchvision"
-        for line in (what, f"{run['recipe']['backbone']}, {run['iterations']} iterations"):
+        lines = [what, f"{run['recipe']['backbone']}, {run['iterations']} iterations"]
+        if run.get("diverged"):  # a run with no points must say why it has no line
+            lines.append(f"diverged: NaN loss at it. {run['iterations'] - 1}")
+        if run.get("recipe", {}).get("preset"):
+            lines[0] = f"preset {run['recipe']['preset']}"
+        for line in lines:
             draw.text((x1 + 15, ly), line, fill=(90, 90, 90), font=small)
             ly += 18
         ly += 14
