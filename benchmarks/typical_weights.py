@@ -71,6 +71,8 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(REPO_ROOT))
     except ValueError:
         return path.name
+
+
 IMAGE_SIZE = 256
 METHOD = (
     "random backbone+FPN with calibrated BatchNorm, RPN 3x3 conv and mask-head convs frozen at init; RPN 1x1 "

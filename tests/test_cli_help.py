@@ -25,4 +25,4 @@ def test_help_never_prints_default_none(command, capsys):
 
 def test_help_still_shows_defaults_that_say_something(capsys):
     text = " ".join(_help(["train"], capsys).split())  # undo argparse's line wrapping
-    assert "--coco DIR training data" in text and "(default: 256)" in text
+    assert "--coco DIR training data" in text and "(default: 0)" in text

@@ -39,7 +39,9 @@ def test_readme_quickstart_runs_with_a_shorter_schedule(tmp_path, monkeypatch, c
     [block] = re.findall(r"## Quickstart\n\n```python\n(.*?)```", readme, flags=re.S)
     assert len(block.strip().splitlines()) <= 12
     assert 'get_preset("fast_cpu")' in block and 'config="heldout"' in block  # the preset, held-out images
-    short = block.replace("recipe=preset.recipe,", "recipe=preset.recipe.replace(epochs=1, iters_per_epoch=2),")
+    short = block.replace(
+        "recipe=preset.recipe,", "recipe=preset.recipe.replace(epochs=1, iters_per_epoch=2),"
+    )
     short = short.replace("SyntheticElongatedDataset(2000,", "SyntheticElongatedDataset(4,")
     short = short.replace("SyntheticElongatedDataset(50,", "SyntheticElongatedDataset(2,")
     assert short.count("iters_per_epoch=2") == 1 and short.count("SyntheticElongatedDataset(") == 2

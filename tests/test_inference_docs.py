@@ -44,7 +44,7 @@ def test_python_blocks_run(workdir, capsys):
     pytest.importorskip("pycocotools", reason="COCO results need the [coco] extra")
     pytest.importorskip("onnxruntime", reason="the ONNX block needs the [onnx] extra")
     blocks = _blocks("python")
-    assert len(blocks) == 7 and REPO_ID in blocks[0]
+    assert len(blocks) == 8 and REPO_ID in blocks[0]
     namespace: dict = {}
     for block in blocks:
         exec(compile(block.replace(REPO_ID, str(workdir)), str(DOC), "exec"), namespace)

@@ -64,7 +64,7 @@ def _add_data_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--image-size",
         type=int,
-        default=None,
+        default=_UNSET,
         metavar="PX",
         help="side of synthetic images (default: the --preset's, else 256)",
     )
@@ -329,7 +329,7 @@ def _preset(args: argparse.Namespace) -> Any:
             "(--model-kwargs overrides the preset's builder arguments)"
         )
     preset = get_preset(args.preset)
-    if args.image_size is None:
+    if getattr(args, "image_size", None) is None:
         args.image_size = preset.image_size
     if not hasattr(args, "input_size"):
         args.input_size = args.image_size
@@ -340,7 +340,7 @@ def _open_datasets(args: argparse.Namespace, preset: Any = None) -> tuple[Any, A
     """The training set and the validation set (``None`` without validation options or synthetic data)."""
     from ..data import train_transforms
 
-    if args.image_size is None:
+    if getattr(args, "image_size", None) is None:
         args.image_size = 256
     if args.image_size < 32:
         raise ValueError(f"--image-size must be >= 32 pixels, got {args.image_size}")

@@ -348,8 +348,14 @@ def train_transforms(
         steps.append(v2.RandomApply([jitter], p=_check_probability(photometric)))
     if invert:
         steps.append(v2.RandomInvert(p=_check_probability(invert)))
-    if isinstance(noise_sigma, bool) or not isinstance(noise_sigma, (int, float)) or not 0 <= noise_sigma <= 1:
-        raise ValueError(f"noise_sigma must be a number in [0, 1] (0 disables the noise), got {noise_sigma!r}")
+    if (
+        isinstance(noise_sigma, bool)
+        or not isinstance(noise_sigma, (int, float))
+        or not 0 <= noise_sigma <= 1
+    ):
+        raise ValueError(
+            f"noise_sigma must be a number in [0, 1] (0 disables the noise), got {noise_sigma!r}"
+        )
     if noise_sigma:
         noise = v2.GaussianNoise(mean=0.0, sigma=float(noise_sigma), clip=True)
         steps.append(v2.RandomApply([noise], p=_check_probability(noise_p)))
