@@ -7,7 +7,9 @@
 The default is the seed's recipe (30 epochs of 300 iterations, SGD lr 0.003) on an ImageNet backbone
 (downloaded from the Hugging Face Hub once); --no-pretrained trains from scratch, offline (add
 --optimizer adamw --lr 5e-4 for a short run from scratch). Needs a GPU to finish
-in hours rather than days; --fast only checks the loop.
+in hours rather than days; --fast only checks the loop. For a model in about 15 minutes on a CPU, train the
+fast_cpu training preset instead (docs/training.md): `maskrcnn-custom train --preset fast_cpu --synthetic 2000
+--val-synthetic 50 --val-synthetic-preset heldout --output runs/fast`, or `maskrcnn-custom demo`.
 """
 
 from __future__ import annotations

@@ -203,6 +203,19 @@ def test_a_good_sample_and_an_empty_one_pass():
     validate_sample(torch.rand(3, S, S), empty, index=0, num_classes=2)
 
 
+def test_float_rounding_just_outside_0_1_passes_but_real_overflow_is_refused():
+    image, target = _good()
+    image = image.clamp(0, 1)
+    image[0, 0, 0], image[0, 0, 1] = 1.0000001, -1e-7  # what a colour jitter leaves
+    validate_sample(image, target, index=0, num_classes=2)
+    image[0, 0, 0] = 1.01
+    with pytest.raises(ValueError, match=r"values up to 1\.01; expected \[0, 1\]"):
+        validate_sample(image, target, index=0, num_classes=2)
+    image[0, 0, 0], image[0, 0, 1] = 1.0, -0.01
+    with pytest.raises(ValueError, match=r"values down to -0\.01; expected \[0, 1\]"):
+        validate_sample(image, target, index=0, num_classes=2)
+
+
 def test_real_model_nan_image_is_named_not_blamed_on_the_learning_rate():
     ds = TinyRods(n=1, size=64)
     image, target = ds[0]

@@ -99,7 +99,7 @@ class TrainingPreset:
         check_positive_int(size, "image_size")
         scale = size / ANCHOR_REFERENCE_SIZE
         anchors = tuple(tuple(round(s * scale, 2) for s in level) for level in SEED_ANCHOR_SIZES)
-        kwargs: dict[str, Any] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.model.items()}
+        kwargs: dict[str, Any] = dict(self.model)
         kwargs.update(min_size=size, max_size=size)
         if scale != 1:
             kwargs["anchor_sizes"] = anchors
@@ -117,8 +117,7 @@ class TrainingPreset:
             return None
         from .data import train_transforms
 
-        kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in self.augmentation.items()}
-        return train_transforms(**kwargs)
+        return train_transforms(**self.augmentation)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict of the preset (what model cards and benchmark JSON record).

@@ -32,6 +32,10 @@ __all__ = ["model_num_classes", "validate_batch", "validate_dataset", "validate_
 _MASK_DTYPES = (torch.uint8, torch.bool)
 
 
+#: Pixel values this far outside [0, 1] are float rounding (e.g. of a colour jitter), not wrong data.
+_RANGE_TOLERANCE = 1e-3
+
+
 def _nonfinite(t: torch.Tensor) -> str | None:
     if bool(torch.isnan(t).any()):
         return "NaN"
@@ -75,10 +79,6 @@ def _check_image(image: Any, where: str) -> tuple[int, int]:
                 "yourself (the model subtracts the mean and divides by the std internally)"
             )
     return int(image.shape[1]), int(image.shape[2])
-
-
-#: Pixel values this far outside [0, 1] are float rounding (e.g. of a colour jitter), not wrong data.
-_RANGE_TOLERANCE = 1e-3
 
 
 def _field(target: Mapping[str, Any], key: str, where: str) -> torch.Tensor:
