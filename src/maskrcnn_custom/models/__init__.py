@@ -10,6 +10,7 @@ from .builder import (
     maskrcnn_resnet152_fpn,
 )
 from .config import (
+    MASK_HEAD_NORMS,
     MASK_UPSAMPLING_STAGES,
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -21,7 +22,7 @@ from .config import (
     RoIPoolConfig,
 )
 from .init import init_output_layers
-from .network import MASK_UPSAMPLING_CHANNELS, HighResMaskPredictor
+from .network import MASK_UPSAMPLING_CHANNELS, HighResMaskPredictor, head_group_norm
 from .presets import build_preset_model
 from .registry import get_model, get_model_builder, list_models, register_model
 from .validation import CONFIG_LIMITS, MAX_HEAD_PARAMETERS, validate_config
@@ -29,6 +30,7 @@ from .validation import CONFIG_LIMITS, MAX_HEAD_PARAMETERS, validate_config
 __all__ = [
     "CONFIG_LIMITS",
     "MAX_HEAD_PARAMETERS",
+    "MASK_HEAD_NORMS",
     "MASK_UPSAMPLING_CHANNELS",
     "MASK_UPSAMPLING_STAGES",
     "SEED_ANCHOR_SIZES",
@@ -43,6 +45,7 @@ __all__ = [
     "build_model",
     "build_preset_model",
     "get_model",
+    "head_group_norm",
     "get_model_builder",
     "init_output_layers",
     "list_models",

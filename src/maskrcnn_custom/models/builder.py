@@ -75,6 +75,7 @@ def make_config(
     mask_hidden_dim: int = 1500,
     mask_resolution: int = 28,
     mask_head_layers: Sequence[int] = _SEED_MASK_LAYERS,
+    mask_head_norm: str = "none",
     fpn_out_channels: int = 256,
     box_head_dim: int = 1024,
     class_names: Sequence[str] | None = None,
@@ -150,7 +151,10 @@ def make_config(
         mask_roi_pool=mask_roi_pool,
         box_head=BoxHeadConfig(representation_size=box_head_dim),
         mask_head=MaskHeadConfig(
-            conv_layers=tuple(mask_head_layers), hidden_dim=mask_hidden_dim, resolution=mask_resolution
+            conv_layers=tuple(mask_head_layers),
+            hidden_dim=mask_hidden_dim,
+            resolution=mask_resolution,
+            norm=mask_head_norm,
         ),
         class_names=None if class_names is None else tuple(class_names),
         detector_kwargs={k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()},
@@ -439,7 +443,8 @@ def maskrcnn_resnet101_fpn(
             more 2x upsampling stage in the mask predictor) or 112; see ``MaskHeadConfig.resolution``.
         progress: Show download progress (huggingface_hub's progress bars).
         **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
-            the mask head), ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
+            the mask head), ``mask_head_norm`` (``"none"``, the seed's, or ``"gn"``: GroupNorm in the mask
+            branch, see ``MaskHeadConfig.norm``), ``fpn_out_channels``, ``box_head_dim``, ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
             argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
 
     Returns:

@@ -20,6 +20,7 @@ __all__ = [
     "SEED_ASPECT_RATIOS",
     "AnchorConfig",
     "BackboneConfig",
+    "MASK_HEAD_NORMS",
     "MASK_UPSAMPLING_STAGES",
     "BoxHeadConfig",
     "MaskHeadConfig",
@@ -40,6 +41,8 @@ MASK_UPSAMPLING_STAGES: tuple[int, ...] = (0, 1, 2)
 
 #: Normalisation layers a backbone can use.
 NORM_LAYERS = ("frozen_bn", "bn", "gn")
+#: Normalisation of the mask branch (``MaskHeadConfig.norm``): none (torchvision's and the seed's) or GroupNorm.
+MASK_HEAD_NORMS = ("none", "gn")
 #: ResNet depths the backbone builder knows.
 BACKBONE_NAMES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
@@ -153,12 +156,19 @@ class MaskHeadConfig:
             :data:`MASK_UPSAMPLING_STAGES`); with the default pool of 14: 28 (torchvision's and the seed's),
             56 or 112. Each doubling past ``2 * P`` adds one 2x transposed conv + ReLU to the mask predictor;
             training targets are cut at the same resolution. 56 keeps the width of thin objects.
+        norm: ``"none"`` (torchvision's and the seed's) or ``"gn"``: a GroupNorm after every conv of the mask
+            head and every transposed conv of the mask predictor, before its ReLU (see
+            :func:`~maskrcnn_custom.models.network.head_group_norm`). Trained from scratch, a mask branch
+            without normalisation can settle where most foreground pixels reach the logits with every channel
+            of the last ReLU at zero, so they get no gradient and their probability stays near
+            ``sigmoid(bias)``; GroupNorm keeps them trainable at any batch size.
     """
 
     conv_layers: tuple[int, ...] = (256, 256, 256, 256)
     dilation: int = 1
     hidden_dim: int = 1500
     resolution: int = 28
+    norm: str = "none"
 
 
 @dataclass(frozen=True)

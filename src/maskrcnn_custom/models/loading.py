@@ -167,6 +167,7 @@ def apply_overrides(config: MaskRCNNConfig, overrides: Mapping[str, Any], origin
         ("mask_roi_pool", config.mask_roi_pool),
         ("mask_hidden_dim", config.mask_head.hidden_dim),
         ("mask_resolution", config.mask_head.resolution),
+        ("mask_head_norm", config.mask_head.norm),
         ("backbone_norm", config.backbone.norm),
     ):
         if key in given:

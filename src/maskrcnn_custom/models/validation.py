@@ -18,7 +18,14 @@ from torchvision.models.detection.faster_rcnn import FasterRCNN
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 
 from .._utils.checks import check_int, check_number, is_int, is_number
-from .config import BACKBONE_NAMES, NORM_LAYERS, MaskRCNNConfig, RoIPoolConfig, check_mask_resolution
+from .config import (
+    BACKBONE_NAMES,
+    MASK_HEAD_NORMS,
+    NORM_LAYERS,
+    MaskRCNNConfig,
+    RoIPoolConfig,
+    check_mask_resolution,
+)
 
 __all__ = ["CONFIG_LIMITS", "DETECTOR_KWARGS", "MAX_HEAD_PARAMETERS", "STRUCTURAL_KWARGS", "validate_config"]
 
@@ -345,6 +352,11 @@ def validate_config(config: MaskRCNNConfig) -> None:
         )
     check_int(mh.dilation, "mask head dilation", minimum=1, maximum=_cap("mask_dilation"))
     _check_positive(mh.hidden_dim, "mask_hidden_dim", "mask_hidden_dim")
+    if not isinstance(mh.norm, str) or mh.norm not in MASK_HEAD_NORMS:
+        raise ValueError(
+            f"mask_head_norm (mask_head.norm) must be one of {list(MASK_HEAD_NORMS)}, got {_short(mh.norm)}; pass "
+            "'gn' for GroupNorm in the mask branch (trains from scratch) or 'none' for torchvision's mask head"
+        )
     check_mask_resolution(config)  # mask_head.resolution against the mask pool (models/config.py)
     heads = _head_parameters(config)
     if heads > MAX_HEAD_PARAMETERS:
