@@ -7,7 +7,7 @@ median seconds per step. Variants are given as a JSON list of objects with any o
 seed's heads at 128 px)::
 
     size (px), fpn (FPN channels), box (box head width), mlayers (mask head convs), mhid (mask predictor width),
-    mres (mask resolution), rois (sampled RoIs per image), pre/post (RPN proposals in training),
+    mres (mask resolution), mnorm (mask head norm: none or gn), rois (sampled RoIs per image), pre/post (RPN proposals in training),
     bs (batch size), cl (channels_last), fused (fused AdamW)
 
     PYTHONPATH=src python benchmarks/step_cost.py                     # the variants of docs/training.md
@@ -53,6 +53,7 @@ def build(v: dict) -> torch.nn.Module:
         mask_hidden_dim=v.get("mhid", 1500),
         mask_resolution=v.get("mres", 28),
         mask_head_layers=tuple(v.get("mlayers", (256, 256, 256, 256))),
+        mask_head_norm=v.get("mnorm", "none"),
         box_batch_size_per_image=v.get("rois", 512),
         rpn_pre_nms_top_n_train=v.get("pre", 1000),
         rpn_post_nms_top_n_train=v.get("post", 600),

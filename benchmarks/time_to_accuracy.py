@@ -62,6 +62,7 @@ from torch.utils.data import DataLoader
 
 from maskrcnn_custom import (
     SEED_ANCHOR_SIZES,
+    SEED_ASPECT_RATIOS,
     SyntheticConfig,
     SyntheticElongatedDataset,
     build_model,
@@ -81,6 +82,18 @@ SEED_ITERS_PER_EPOCH = 300
 SCHEDULES = ("step", "cosine", "constant")
 #: AP figures recorded at each evaluation point (boundary: Boundary AP, from evaluate's "boundary" key).
 AP_KEYS = ("segm_AP", "segm_AP50", "bbox_AP", "bbox_AP50", "boundary_AP", "boundary_AP50")
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as 0.25,0.5,1,2,4, got {text!r}"
+        ) from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return values
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -114,6 +127,7 @@ def preset_defaults(name: str) -> dict[str, Any]:
         "fpn_out_channels": "fpn_channels",
         "box_head_dim": "box_head_dim",
         "mask_head_layers": "mask_head_layers",
+        "mask_head_norm": "mask_head_norm",
         "mask_hidden_dim": "mask_hidden_dim",
         "mask_resolution": "mask_resolution",
         "box_batch_size_per_image": "rois_per_image",
@@ -185,10 +199,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=tuple(level[0] for level in SEED_ANCHOR_SIZES),
         help="one anchor size per FPN level for 256 px images, scaled by image_size / 256 (seed: 32,64,64,76,100)",
     )
+    r.add_argument(
+        "--aspect-ratios",
+        type=_float_list,
+        default=SEED_ASPECT_RATIOS[0],
+        help="anchor aspect ratios (height / width) on every FPN level (seed: 0.25,0.33,1,2,3)",
+    )
     r.add_argument("--fpn-channels", type=int, default=256, help="FPN output channels (seed: 256)")
     r.add_argument("--box-head-dim", type=int, default=1024, help="box head MLP width (seed: 1024)")
     r.add_argument("--mask-hidden-dim", type=int, default=1500, help="mask predictor width (seed: 1500)")
     r.add_argument("--mask-head-layers", type=_int_list, default=(256, 256, 256, 256))
+    r.add_argument(
+        "--mask-head-norm",
+        choices=("none", "gn"),
+        default="none",
+        help="normalisation of the mask branch (mask_head_norm=; none is the seed's, gn GroupNorm)",
+    )
     r.add_argument(
         "--mask-resolution",
         type=int,
@@ -310,11 +336,13 @@ def library_model(args: argparse.Namespace, num_classes: int) -> torch.nn.Module
         backbone_norm=args.backbone_norm,
         num_classes=num_classes,
         anchor_sizes=tuple((round(s * scale, 2),) for s in args.anchor_sizes),
+        aspect_ratios=tuple(args.aspect_ratios),
         min_size=args.image_size,
         max_size=args.image_size,
         mask_hidden_dim=args.mask_hidden_dim,
         mask_resolution=args.mask_resolution,
         mask_head_layers=args.mask_head_layers,
+        mask_head_norm=args.mask_head_norm,
         box_batch_size_per_image=args.rois_per_image,
         box_detections_per_img=args.max_detections,
         rpn_pre_nms_top_n_train=args.rpn_pre_nms_train,
@@ -342,10 +370,12 @@ def library_recipe(args: argparse.Namespace) -> dict[str, Any]:
         "backbone_norm": args.backbone_norm,
         "pretrained_backbone": False,
         "anchor_sizes_at_256px": list(args.anchor_sizes),
+        "aspect_ratios": list(args.aspect_ratios),
         "fpn_channels": args.fpn_channels,
         "box_head_dim": args.box_head_dim,
         "mask_hidden_dim": args.mask_hidden_dim,
         "mask_head_layers": list(args.mask_head_layers),
+        "mask_head_norm": args.mask_head_norm,
         "mask_resolution": args.mask_resolution,
         "rois_per_image": args.rois_per_image,
         "rpn_pre_nms_top_n_train": args.rpn_pre_nms_train,

@@ -74,7 +74,7 @@ def test_tiny_run_writes_json_and_plot_with_both_runs(tmp_path):
     assert (31, 119, 180) in colours and (214, 39, 40) in colours  # one line colour per run
 
 
-def test_library_only_run_at_56_px_masks(tmp_path):
+def test_library_only_run_at_56_px_masks_with_group_norm(tmp_path):
     report = run_benchmark(
         "time_to_accuracy.py",
         "--tiny",
@@ -83,6 +83,8 @@ def test_library_only_run_at_56_px_masks(tmp_path):
         "--no-baseline",
         "--mask-resolution",
         "56",
+        "--mask-head-norm",
+        "gn",
         "--eval-points",
         "1",
         timeout=300,
@@ -90,6 +92,7 @@ def test_library_only_run_at_56_px_masks(tmp_path):
     assert set(report["runs"]) == {"library"}
     run = report["runs"]["library"]
     assert run["recipe"]["mask_resolution"] == 56 and run["diverged"] is None
+    assert run["recipe"]["mask_head_norm"] == "gn"
     [point] = run["points"]
     assert set(point) == POINT_KEYS and run["final"]["boundary_AP"] == point["boundary_AP"]
     assert run["best_boundary_AP"] == point["boundary_AP"]
