@@ -1,28 +1,16 @@
 """benchmarks/time_to_accuracy_mask_loss.py: its mask losses against torchvision's, and a tiny run."""
 
-import importlib.util
-import sys
-
 import pytest
 import torch
 import torchvision.models.detection.roi_heads as roi_heads
 
-from helpers.benchmark_run import ROOT, run_benchmark
+from helpers.benchmark_run import load_benchmark_module, run_benchmark
 
 pytest.importorskip("pycocotools")
 
 
 def _module():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "time_to_accuracy_mask_loss", ROOT / "benchmarks" / "time_to_accuracy_mask_loss.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return module
+    return load_benchmark_module("time_to_accuracy_mask_loss")
 
 
 def _inputs():

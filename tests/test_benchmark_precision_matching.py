@@ -1,25 +1,13 @@
 """The precision benchmark's detection matching: a path compared with itself matches fully, even empty masks."""
 
-import importlib.util
-import sys
-
 import torch
 
-from helpers.benchmark_run import ROOT
+from helpers.benchmark_run import load_benchmark_module
 from maskrcnn_custom import Prediction
 
 
 def _module():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "inference_precision", ROOT / "benchmarks" / "inference_precision.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    return load_benchmark_module("inference_precision")
 
 
 def _prediction(masks: torch.Tensor, labels: list[int]) -> Prediction:

@@ -29,7 +29,9 @@ def test_demo_preset_is_what_the_demo_trains_with():
     assert (demo.optimizer, demo.lr, demo.max_grad_norm, demo.warmup_iters) == ("adamw", 5e-4, 10.0, 30)
     assert DemoSettings().recipe == get_preset("fast_cpu").recipe
     fast = demo_settings(fast=True)
-    assert fast.recipe == get_preset("fast_cpu").recipe.replace(epochs=1, iters_per_epoch=3, warmup_iters=2)
+    assert fast.recipe == get_preset("fast_cpu").recipe.replace(
+        epochs=1, iters_per_epoch=3, warmup_iters=2, batch_size=2
+    )
     assert demo_settings(epochs=5, optimizer="sgd").recipe.optimizer == "sgd"
 
 

@@ -11,7 +11,8 @@ it. Named presets are listed by :func:`list_recipes` and returned by :func:`get_
 - ``"demo"``: a short AdamW run, lr 5e-4 for 3 epochs of 80 iterations from a random backbone, the rate halved
   for the last epoch and gradients clipped at norm 10.
 - ``"fast_cpu"``: the recipe of the ``fast_cpu`` training preset (:mod:`maskrcnn_custom.presets`, which adds the
-  model and augmentation): AdamW at lr 1e-3, 100 warm-up iterations, a cosine schedule, clipping at norm 10.
+  model and augmentation): AdamW at lr 1e-3 on batches of 4, 100 warm-up iterations, a cosine schedule over
+  6 x 100 iterations, clipping at norm 10.
 
 A new preset is one ``_register(name, TrainingRecipe(...), description)`` call in this module: ``list_recipes``,
 ``maskrcnn-custom train --recipe`` and its ``--help``, and the table of docs/training.md
@@ -240,8 +241,8 @@ _register(
     "fast_cpu",
     TrainingRecipe(
         epochs=6,
-        iters_per_epoch=180,
-        batch_size=2,
+        iters_per_epoch=100,
+        batch_size=4,
         lr=1e-3,
         optimizer="adamw",
         weight_decay=1e-4,
@@ -249,7 +250,8 @@ _register(
         warmup_iters=100,
         max_grad_norm=10.0,
     ),
-    "The fast_cpu training preset's recipe: AdamW, 100 warm-up iterations, cosine over 6 x 180 iterations.",
+    "The fast_cpu training preset's recipe: AdamW, batches of 4, 100 warm-up iterations, cosine over 6 x 100 "
+    "iterations.",
 )
 
 
