@@ -7,8 +7,8 @@ median seconds per step. Variants are given as a JSON list of objects with any o
 seed's heads at 128 px)::
 
     size (px), fpn (FPN channels), box (box head width), mlayers (mask head convs), mhid (mask predictor width),
-    mres (mask resolution), mnorm (mask head norm: none or gn), rois (sampled RoIs per image), pre/post (RPN proposals in training),
-    bs (batch size), cl (channels_last), fused (fused AdamW)
+    mres (mask resolution), mnorm (mask head norm: none or gn), rois (sampled RoIs per image),
+    pre/post (RPN proposals in training), bs (batch size), cl (channels_last), fused (fused AdamW)
 
     PYTHONPATH=src python benchmarks/step_cost.py                     # the variants of docs/training.md
     PYTHONPATH=src python benchmarks/step_cost.py --variants '[{"size": 256, "fpn": 128}]' --threads 1
@@ -17,7 +17,6 @@ seed's heads at 128 px)::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import statistics
@@ -54,13 +53,11 @@ def build(v: dict) -> torch.nn.Module:
         mask_resolution=v.get("mres", 28),
         mask_head_layers=tuple(v.get("mlayers", (256, 256, 256, 256))),
         mask_head_norm=v.get("mnorm", "none"),
+        fpn_out_channels=v.get("fpn", 256),
+        box_head_dim=v.get("box", 1024),
         box_batch_size_per_image=v.get("rois", 512),
         rpn_pre_nms_top_n_train=v.get("pre", 1000),
         rpn_post_nms_top_n_train=v.get("post", 600),
-    )
-    config = config.replace(
-        backbone=dataclasses.replace(config.backbone, out_channels=v.get("fpn", 256)),
-        box_head=dataclasses.replace(config.box_head, representation_size=v.get("box", 1024)),
     )
     model = build_model(config)
     if v.get("cl"):

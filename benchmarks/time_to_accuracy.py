@@ -42,7 +42,6 @@ Cost and effect of 56 px masks (``--mask-resolution``), the library run alone, s
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import math
@@ -343,14 +342,12 @@ def library_model(args: argparse.Namespace, num_classes: int) -> torch.nn.Module
         mask_resolution=args.mask_resolution,
         mask_head_layers=args.mask_head_layers,
         mask_head_norm=args.mask_head_norm,
+        fpn_out_channels=args.fpn_channels,
+        box_head_dim=args.box_head_dim,
         box_batch_size_per_image=args.rois_per_image,
         box_detections_per_img=args.max_detections,
         rpn_pre_nms_top_n_train=args.rpn_pre_nms_train,
         rpn_post_nms_top_n_train=args.rpn_post_nms_train,
-    )
-    config = config.replace(
-        backbone=dataclasses.replace(config.backbone, out_channels=args.fpn_channels),
-        box_head=dataclasses.replace(config.box_head, representation_size=args.box_head_dim),
     )
     model = build_model(config)
     if not args.no_cpu_speedups:

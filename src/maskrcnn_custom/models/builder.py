@@ -444,8 +444,8 @@ def maskrcnn_resnet101_fpn(
         progress: Show download progress (huggingface_hub's progress bars).
         **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
             the mask head), ``mask_head_norm`` (``"none"``, the seed's, or ``"gn"``: GroupNorm in the mask
-            branch, see ``MaskHeadConfig.norm``), ``fpn_out_channels``, ``box_head_dim``, ``class_names``, and any scalar ``torchvision.models.detection.MaskRCNN`` keyword
-            argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
+            branch, see ``MaskHeadConfig.norm``), ``fpn_out_channels``, ``box_head_dim``, ``class_names``, and
+            any scalar ``torchvision.models.detection.MaskRCNN`` keyword argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
 
     Returns:
         A ``torchvision.models.detection.MaskRCNN`` with its config in ``model.config``.
