@@ -62,6 +62,7 @@ from torch.utils.data import DataLoader
 from maskrcnn_custom import (
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
+    RoIPoolConfig,
     SyntheticConfig,
     SyntheticElongatedDataset,
     build_model,
@@ -127,6 +128,7 @@ def preset_defaults(name: str) -> dict[str, Any]:
         "box_head_dim": "box_head_dim",
         "mask_head_layers": "mask_head_layers",
         "mask_head_norm": "mask_head_norm",
+        "mask_paste": "mask_paste",
         "mask_hidden_dim": "mask_hidden_dim",
         "mask_resolution": "mask_resolution",
         "box_batch_size_per_image": "rois_per_image",
@@ -213,6 +215,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         choices=("none", "gn"),
         default="none",
         help="normalisation of the mask branch (mask_head_norm=; none is the seed's, gn GroupNorm)",
+    )
+    r.add_argument(
+        "--mask-paste",
+        choices=("torchvision", "exact"),
+        default="torchvision",
+        help="how masks are pasted at evaluation (mask_paste=; torchvision's is the seed's, exact sub-pixel)",
+    )
+    r.add_argument(
+        "--mask-pool-size",
+        type=int,
+        default=14,
+        help="output side of the mask RoI pool on feature map '0' (seed: 14); masks are 2x it or more",
     )
     r.add_argument(
         "--mask-resolution",
@@ -342,6 +356,8 @@ def library_model(args: argparse.Namespace, num_classes: int) -> torch.nn.Module
         mask_resolution=args.mask_resolution,
         mask_head_layers=args.mask_head_layers,
         mask_head_norm=args.mask_head_norm,
+        mask_paste=args.mask_paste,
+        mask_roi_pool=RoIPoolConfig(featmap_names=("0",), output_size=args.mask_pool_size, sampling_ratio=2),
         fpn_out_channels=args.fpn_channels,
         box_head_dim=args.box_head_dim,
         box_batch_size_per_image=args.rois_per_image,
@@ -373,6 +389,8 @@ def library_recipe(args: argparse.Namespace) -> dict[str, Any]:
         "mask_hidden_dim": args.mask_hidden_dim,
         "mask_head_layers": list(args.mask_head_layers),
         "mask_head_norm": args.mask_head_norm,
+        "mask_paste": args.mask_paste,
+        "mask_pool_size": args.mask_pool_size,
         "mask_resolution": args.mask_resolution,
         "rois_per_image": args.rois_per_image,
         "rpn_pre_nms_top_n_train": args.rpn_pre_nms_train,

@@ -85,6 +85,8 @@ def test_library_only_run_at_56_px_masks_with_group_norm(tmp_path):
         "56",
         "--mask-head-norm",
         "gn",
+        "--mask-paste",
+        "exact",
         "--eval-points",
         "1",
         timeout=300,
@@ -92,7 +94,7 @@ def test_library_only_run_at_56_px_masks_with_group_norm(tmp_path):
     assert set(report["runs"]) == {"library"}
     run = report["runs"]["library"]
     assert run["recipe"]["mask_resolution"] == 56 and run["diverged"] is None
-    assert run["recipe"]["mask_head_norm"] == "gn"
+    assert run["recipe"]["mask_head_norm"] == "gn" and run["recipe"]["mask_paste"] == "exact"
     [point] = run["points"]
     assert set(point) == POINT_KEYS and run["final"]["boundary_AP"] == point["boundary_AP"]
     assert run["best_boundary_AP"] == point["boundary_AP"]

@@ -61,6 +61,8 @@ logger = logging.getLogger(__name__)
 
 #: Default ONNX opset (ONNX Runtime >= 1.14 runs it).
 DEFAULT_OPSET = 17
+#: Oldest opset with GridSample, which the sub-pixel mask paste (``mask_paste="exact"``) exports to.
+EXACT_PASTE_MIN_OPSET = 16
 #: Oldest opset torchvision's detection ops (RoIAlign, NMS) export to.
 MIN_OPSET = 11
 #: Inputs and outputs of the exported graph.
@@ -162,7 +164,7 @@ def export_onnx(
 
     Raises:
         TypeError: If ``model`` is not a Mask R-CNN.
-        ValueError: For an opset below 11, a bad size or ``batch_size``, an unknown ``quantize``, or empty,
+        ValueError: For an opset below 11 (16 with ``mask_paste="exact"``), a bad size or ``batch_size``, an unknown ``quantize``, or empty,
             misshapen or non-finite ``calibration`` images.
         ImportError: Without the ``[onnx]`` extra.
         FileExistsError: If ``path`` exists and ``overwrite`` is false.
@@ -176,6 +178,12 @@ def export_onnx(
     """
     check_model(model)
     check_int(opset, "opset", minimum=MIN_OPSET, hint=f"RoIAlign needs it; default {DEFAULT_OPSET}")
+    config = getattr(model, "config", None)
+    if config is not None and config.mask_head.paste == "exact" and opset < EXACT_PASTE_MIN_OPSET:
+        raise ValueError(
+            f"opset must be at least {EXACT_PASTE_MIN_OPSET} for a model with mask_paste='exact' (its paste is "
+            f"a GridSample), got {opset}; pass opset={DEFAULT_OPSET}, or build the model with mask_paste='torchvision'"
+        )
     check_positive_int(image_size, "image_size")
     check_optional_positive_int(max_detections, "max_detections")
     check_optional_positive_int(num_proposals, "num_proposals")

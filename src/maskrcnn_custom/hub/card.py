@@ -201,6 +201,8 @@ def render_model_card(
         f"| anchor sizes | `{config.anchors.sizes}` |",
         f"| aspect ratios | `{config.anchors.aspect_ratios[0]}` on each level |",
         f"| mask predictor hidden channels | {config.mask_head.hidden_dim} |",
+        f"| mask head | {config.mask_head.resolution} px masks, norm `{config.mask_head.norm}`, "
+        f"paste `{config.mask_head.paste}` |",
         "",
         "The full configuration is in `config.json`; the weights are in `model.safetensors`.",
     ]

@@ -11,6 +11,7 @@ from .builder import (
 )
 from .config import (
     MASK_HEAD_NORMS,
+    MASK_PASTE_MODES,
     MASK_UPSAMPLING_STAGES,
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
@@ -23,6 +24,7 @@ from .config import (
 )
 from .init import init_output_layers
 from .network import MASK_UPSAMPLING_CHANNELS, HighResMaskPredictor, head_group_norm
+from .paste import ExactPasteTransform, paste_masks_exact
 from .presets import build_preset_model
 from .registry import get_model, get_model_builder, list_models, register_model
 from .validation import CONFIG_LIMITS, MAX_HEAD_PARAMETERS, validate_config
@@ -31,6 +33,7 @@ __all__ = [
     "CONFIG_LIMITS",
     "MAX_HEAD_PARAMETERS",
     "MASK_HEAD_NORMS",
+    "MASK_PASTE_MODES",
     "MASK_UPSAMPLING_CHANNELS",
     "MASK_UPSAMPLING_STAGES",
     "SEED_ANCHOR_SIZES",
@@ -38,6 +41,7 @@ __all__ = [
     "AnchorConfig",
     "BackboneConfig",
     "BoxHeadConfig",
+    "ExactPasteTransform",
     "HighResMaskPredictor",
     "MaskHeadConfig",
     "MaskRCNNConfig",
@@ -55,6 +59,7 @@ __all__ = [
     "maskrcnn_resnet50_fpn",
     "maskrcnn_resnet101_fpn",
     "maskrcnn_resnet152_fpn",
+    "paste_masks_exact",
     "register_model",
     "validate_config",
 ]

@@ -76,6 +76,7 @@ def make_config(
     mask_resolution: int = 28,
     mask_head_layers: Sequence[int] = _SEED_MASK_LAYERS,
     mask_head_norm: str = "none",
+    mask_paste: str = "torchvision",
     fpn_out_channels: int = 256,
     box_head_dim: int = 1024,
     class_names: Sequence[str] | None = None,
@@ -155,6 +156,7 @@ def make_config(
             hidden_dim=mask_hidden_dim,
             resolution=mask_resolution,
             norm=mask_head_norm,
+            paste=mask_paste,
         ),
         class_names=None if class_names is None else tuple(class_names),
         detector_kwargs={k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()},
@@ -444,7 +446,8 @@ def maskrcnn_resnet101_fpn(
         progress: Show download progress (huggingface_hub's progress bars).
         **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
             the mask head), ``mask_head_norm`` (``"none"``, the seed's, or ``"gn"``: GroupNorm in the mask
-            branch, see ``MaskHeadConfig.norm``), ``fpn_out_channels``, ``box_head_dim``, ``class_names``, and
+            branch, see ``MaskHeadConfig.norm``), ``mask_paste`` (``"torchvision"``, the seed's, or ``"exact"``:
+            sub-pixel mask pasting at inference, see ``MaskHeadConfig.paste``), ``fpn_out_channels``, ``box_head_dim``, ``class_names``, and
             any scalar ``torchvision.models.detection.MaskRCNN`` keyword argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
 
     Returns:

@@ -21,6 +21,7 @@ __all__ = [
     "AnchorConfig",
     "BackboneConfig",
     "MASK_HEAD_NORMS",
+    "MASK_PASTE_MODES",
     "MASK_UPSAMPLING_STAGES",
     "BoxHeadConfig",
     "MaskHeadConfig",
@@ -43,6 +44,9 @@ MASK_UPSAMPLING_STAGES: tuple[int, ...] = (0, 1, 2)
 NORM_LAYERS = ("frozen_bn", "bn", "gn")
 #: Normalisation of the mask branch (``MaskHeadConfig.norm``): none (torchvision's and the seed's) or GroupNorm.
 MASK_HEAD_NORMS = ("none", "gn")
+#: How predicted masks are pasted into the image (``MaskHeadConfig.paste``): torchvision's integer-box resize
+#: (the seed's) or the sub-pixel paste of :func:`maskrcnn_custom.models.paste.paste_masks_exact`.
+MASK_PASTE_MODES = ("torchvision", "exact")
 #: ResNet depths the backbone builder knows.
 BACKBONE_NAMES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
@@ -162,6 +166,11 @@ class MaskHeadConfig:
             without normalisation can settle where most foreground pixels reach the logits with every channel
             of the last ReLU at zero, so they get no gradient and their probability stays near
             ``sigmoid(bias)``; GroupNorm keeps them trainable at any batch size.
+        paste: How the predicted masks go back into the image at inference: ``"torchvision"`` (the seed's:
+            ``paste_masks_in_image``, which rounds each box to whole pixels) or ``"exact"``
+            (:func:`~maskrcnn_custom.models.paste.paste_masks_exact`: float box coordinates and the half-pixel
+            offset of torchvision's mask targets). It changes no weight and no training step, only the pasted
+            masks; for objects a few pixels wide ``"exact"`` matters (docs/model.md, "Mask pasting").
     """
 
     conv_layers: tuple[int, ...] = (256, 256, 256, 256)
@@ -169,6 +178,7 @@ class MaskHeadConfig:
     hidden_dim: int = 1500
     resolution: int = 28
     norm: str = "none"
+    paste: str = "torchvision"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from torchvision.ops import MultiScaleRoIAlign
 from .backbone import build_backbone
 from .config import MaskRCNNConfig, RoIPoolConfig, mask_upsampling_stages
 from .init import init_output_layers
+from .paste import ExactPasteTransform
 from .validation import validate_config
 
 __all__ = ["MASK_UPSAMPLING_CHANNELS", "HighResMaskPredictor", "build_model", "head_group_norm"]
@@ -179,6 +180,8 @@ def build_model(config: MaskRCNNConfig) -> MaskRCNN:
         mask_predictor=_mask_predictor(config),
         **dict(config.detector_kwargs),
     )
+    if config.mask_head.paste == "exact":
+        model.transform = ExactPasteTransform.like(model.transform)
     init_output_layers(model)
     model.config = config
     return model

@@ -21,6 +21,7 @@ from .._utils.checks import check_int, check_number, is_int, is_number
 from .config import (
     BACKBONE_NAMES,
     MASK_HEAD_NORMS,
+    MASK_PASTE_MODES,
     NORM_LAYERS,
     MaskRCNNConfig,
     RoIPoolConfig,
@@ -356,6 +357,11 @@ def validate_config(config: MaskRCNNConfig) -> None:
         raise ValueError(
             f"mask_head_norm (mask_head.norm) must be one of {list(MASK_HEAD_NORMS)}, got {_short(mh.norm)}; pass "
             "'gn' for GroupNorm in the mask branch (trains from scratch) or 'none' for torchvision's mask head"
+        )
+    if not isinstance(mh.paste, str) or mh.paste not in MASK_PASTE_MODES:
+        raise ValueError(
+            f"mask_paste (mask_head.paste) must be one of {list(MASK_PASTE_MODES)}, got {_short(mh.paste)}; pass "
+            "'exact' for sub-pixel mask pasting (thin objects) or 'torchvision' for torchvision's paste"
         )
     check_mask_resolution(config)  # mask_head.resolution against the mask pool (models/config.py)
     heads = _head_parameters(config)

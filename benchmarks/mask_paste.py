@@ -1,0 +1,192 @@
+"""What mask pasting alone costs: segm AP of *ground-truth* masks sent through the mask branch's geometry.
+
+The mask branch trains on box-relative targets (torchvision's ``maskrcnn_loss``: ``roi_align`` of the ground
+truth at the logits' size, ``aligned=False``) and pastes its predictions back at the box. This benchmark
+sends the ground truth of the held-out images itself through that round trip: cut at ``M x M`` px as the loss
+cuts its targets, pasted with torchvision's ``paste_masks_in_image`` or with
+:func:`maskrcnn_custom.models.paste.paste_masks_exact` (``mask_paste="exact"``), scored as detections with
+score 1 by the library's COCO evaluation. A perfect mask head reaches exactly these numbers, so they bound
+the segm AP of any model trained that way. With ``--model`` it also scores that model's predictions under
+both pastes, and its own predicted boxes filled with the ground truth of the best-matching object (what its
+boxes would allow with a perfect mask head).
+
+Usage::
+
+    PYTHONPATH=src python benchmarks/mask_paste.py --out benchmarks/results/mask_paste.json
+    PYTHONPATH=src python benchmarks/mask_paste.py --model path/to/save_pretrained_folder
+
+Prints one JSON object (and writes it to ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from _machine import cpu_model, load_averages
+from torchvision.models.detection.roi_heads import paste_masks_in_image
+from torchvision.ops import box_iou, roi_align
+
+from maskrcnn_custom import SyntheticElongatedDataset, from_pretrained
+from maskrcnn_custom.engine.coco import predictions_to_coco, target_to_coco
+from maskrcnn_custom.engine.evaluate import coco_metrics
+from maskrcnn_custom.models.paste import paste_masks_exact
+
+PASTES = ("torchvision", "exact")
+
+
+def cut_targets(masks: torch.Tensor, boxes: torch.Tensor, side: int) -> torch.Tensor:
+    """``N x 1 x side x side`` box-relative masks, as torchvision's ``maskrcnn_loss`` cuts its targets."""
+    rois = torch.cat([torch.arange(len(boxes), dtype=torch.float32)[:, None], boxes.float()], dim=1)
+    return roi_align(masks[:, None].float(), rois, (side, side), 1.0)
+
+
+def paste(masks: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int], how: str) -> torch.Tensor:
+    if how == "torchvision":
+        return paste_masks_in_image(masks, boxes, size, padding=1)
+    return paste_masks_exact(masks, boxes, size)
+
+
+def _segm(images: list[dict], anns: list[dict], results: list[dict]) -> dict[str, float]:
+    m = coco_metrics(images, anns, results, iou_types=("segm",), elongation_edges=None, thin_metrics=False)
+    return {k: round(m["segm"][k], 4) for k in ("AP", "AP50", "AP75")}
+
+
+def ground_truth_round_trip(dataset: Any, sides: Sequence[int]) -> dict[str, dict[str, dict[str, float]]]:
+    """segm AP of the ground truth cut at each side and pasted each way."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for side in sides:
+        for how in PASTES:
+            images, anns, results = [], [], []
+            for i in range(len(dataset)):
+                image, target = dataset[i]
+                h, w = image.shape[-2:]
+                rec, a = target_to_coco(target, height=h, width=w)
+                images.append(rec)
+                anns.extend(a)
+                boxes = target["boxes"].float()
+                pred = {
+                    "boxes": boxes,
+                    "labels": target["labels"],
+                    "scores": torch.ones(len(boxes)),
+                    "masks": paste(cut_targets(target["masks"], boxes, side), boxes, (h, w), how),
+                }
+                results.extend(predictions_to_coco(rec["id"], pred, mask_threshold=0.5))
+            out.setdefault(str(side), {})[how] = _segm(images, anns, results)
+    return out
+
+
+@torch.no_grad()
+def model_round_trip(model: torch.nn.Module, dataset: Any, side: int) -> dict[str, Any]:
+    """The model's segm AP under each paste, and with its boxes filled by the best-matching ground truth.
+
+    The box-relative mask probabilities are taken from the output of ``model.roi_heads`` (before the model's
+    own paste), so the model's ``mask_paste`` setting does not matter.
+    """
+    model.eval()
+    captured: list[torch.Tensor] = []
+    hook = model.roi_heads.register_forward_hook(
+        lambda module, inputs, output: captured.append(output[0][0]["masks"].clone())
+    )
+    images, anns, raw = [], [], []
+    try:
+        for i in range(len(dataset)):
+            image, target = dataset[i]
+            h, w = image.shape[-2:]
+            rec, a = target_to_coco(target, height=h, width=w)
+            images.append(rec)
+            anns.extend(a)
+            captured.clear()
+            [out] = model([image])
+            raw.append((rec["id"], target, out, captured[0]))
+    finally:
+        hook.remove()
+    result: dict[str, Any] = {
+        "detections_per_image": round(sum(len(o["boxes"]) for _, _, o, _ in raw) / len(raw), 2)
+    }
+    for how in PASTES:
+        results = []
+        for image_id, target, out, probs in raw:
+            size = tuple(target["masks"].shape[-2:])
+            pred = {**out, "masks": paste(probs, out["boxes"], size, how)}
+            results.extend(predictions_to_coco(image_id, pred, mask_threshold=0.5))
+        result[f"model_{how}_paste"] = _segm(images, anns, results)
+    results = []
+    for image_id, target, out, _ in raw:
+        boxes = out["boxes"]
+        h, w = target["masks"].shape[-2:]
+        if len(boxes):
+            best = box_iou(boxes, target["boxes"].float()).argmax(1)
+            gt = target["masks"][best]
+            cut = torch.cat([cut_targets(gt[k : k + 1], boxes[k : k + 1], side) for k in range(len(boxes))])
+            masks = paste_masks_exact(cut, boxes, (h, w))
+        else:
+            masks = torch.zeros(0, 1, h, w)
+        results.extend(predictions_to_coco(image_id, {**out, "masks": masks}, mask_threshold=0.5))
+    result["model_boxes_ground_truth_masks_exact_paste"] = _segm(images, anns, results)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--image-size", type=int, default=256)
+    p.add_argument("--val-images", type=int, default=50, help="held-out images (default 50, seed 1000)")
+    p.add_argument("--val-seed", type=int, default=1000)
+    p.add_argument("--sides", default="28,56,112", help="comma-separated mask sides for the ground truth")
+    p.add_argument("--model", type=Path, default=None, help="a save_pretrained folder to score as well")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    args = p.parse_args(argv)
+    if args.out is not None and args.out.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.out} exists; pass --overwrite to replace it")
+    if args.model is not None and not args.model.is_dir():
+        raise FileNotFoundError(f"--model {args.model} is not a save_pretrained folder")
+    sides = [int(s) for s in args.sides.split(",") if s.strip()]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    before = load_averages()
+    start = time.perf_counter()
+    dataset = SyntheticElongatedDataset(
+        args.val_images, image_size=args.image_size, seed=args.val_seed, config="heldout"
+    )
+    report: dict[str, Any] = {
+        "benchmark": "mask_paste",
+        "machine": {"cpu": cpu_model(), "python": platform.python_version(), "torch": torch.__version__},
+        "val_data": f"SyntheticElongatedDataset({args.val_images}, image_size={args.image_size}, "
+        f"seed={args.val_seed}, config='heldout')",
+        "ground_truth_segm": ground_truth_round_trip(dataset, sides),
+    }
+    if args.model is not None:
+        model = from_pretrained(args.model)
+        if (
+            tuple(model.transform.min_size) != (args.image_size,)
+            or model.transform.max_size != args.image_size
+        ):
+            raise ValueError(
+                f"--model resizes images to {model.transform.min_size}/{model.transform.max_size} px; pass "
+                f"--image-size equal to its min_size = max_size so its masks are pasted where it predicted them"
+            )
+        report["model"] = {
+            "path": str(args.model),
+            **model_round_trip(model, dataset, model.config.mask_head.resolution),
+        }
+    report["load_average_1_5_15"] = {"before": before, "after": load_averages()}
+    report["wall_s"] = round(time.perf_counter() - start, 1)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
