@@ -39,6 +39,12 @@ def test_ground_truth_round_trip_and_a_model(tmp_path):
         "model_boxes_ground_truth_masks_exact_paste",
     }
     assert all(0.0 <= v["AP"] <= 1.0 for k, v in model.items() if k.startswith("model_"))
+    sizes = report["objects_by_box_size"]
+    assert list(sizes["heldout"]) == ["0-50", "50-100", "100-150", "150+"] == list(sizes["default"])
+    recall = model["box_recall_by_size_score_above_0.5"]
+    assert sum(r["objects"] for r in recall.values()) == sum(sizes["heldout"].values()) > 0
+    assert all(r["objects"] == sizes["heldout"][b] for b, r in recall.items())
+    assert all(0.0 <= r["iou_0.75"] <= r["iou_0.5"] <= 1.0 for r in recall.values())
     assert out.exists() and "load_average_1_5_15" in report
     with pytest.raises(AssertionError, match="exists; pass --overwrite"):
         run_benchmark("mask_paste.py", "--image-size", "64", "--val-images", "1", "--out", str(out))

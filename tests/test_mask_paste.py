@@ -11,13 +11,13 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops import roi_align
 
 from helpers.models import HUB_OPTIONS, hub_model, spread_scores, tiny_model
+from helpers.onnx_check import assert_onnx_matches_eager
 from helpers.rods import rods_image
 from maskrcnn_custom import (
     MaskRCNNConfig,
     from_pretrained,
     make_config,
     maskrcnn_resnet18_fpn,
-    predict,
     save_pretrained,
 )
 from maskrcnn_custom.hub.card import render_model_card
@@ -186,17 +186,7 @@ def test_weights_take_a_paste_override(tmp_path):
 
 
 def test_onnx_export_with_exact_paste(tmp_path):
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
-    from maskrcnn_custom import OnnxPredictor, export_onnx
-
-    model = hub_model(num_classes=2, mask_resolution=56, mask_paste="exact")
-    path = export_onnx(model, tmp_path / "m.onnx", image_size=64)
-    image = rods_image(seed=0)[:, :64, :64]
-    [eager] = predict(model, image, score_threshold=0.05)
-    [ort] = OnnxPredictor(path).predict([image], score_threshold=0.05)
-    assert len(eager) == len(ort) > 0 and ort.masks.shape == eager.masks.shape
-    assert float((ort.masks != eager.masks).float().mean()) <= 1e-3
+    assert_onnx_matches_eager(hub_model(num_classes=2, mask_resolution=56, mask_paste="exact"), tmp_path)
 
 
 def test_onnx_export_refuses_an_opset_without_grid_sample(tmp_path):

@@ -9,6 +9,7 @@ import torch
 from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
 
 from helpers.models import HUB_OPTIONS, TRAIN_OPTIONS, hub_model, tiny_model
+from helpers.onnx_check import assert_onnx_matches_eager
 from helpers.rods import rods_image
 from maskrcnn_custom import (
     MaskHeadConfig,
@@ -139,14 +140,4 @@ def test_weights_fix_the_resolution():
 
 
 def test_onnx_export_at_56(tmp_path):
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
-    from maskrcnn_custom import OnnxPredictor, export_onnx
-
-    model = hub_model(num_classes=2, mask_resolution=56)
-    path = export_onnx(model, tmp_path / "m.onnx", image_size=64)
-    image = rods_image(seed=0)[:, :64, :64]
-    [eager] = predict(model, image, score_threshold=0.05)
-    [ort] = OnnxPredictor(path).predict([image], score_threshold=0.05)
-    assert len(eager) == len(ort) > 0 and ort.masks.shape == eager.masks.shape
-    assert float((ort.masks != eager.masks).float().mean()) <= 1e-3
+    assert_onnx_matches_eager(hub_model(num_classes=2, mask_resolution=56), tmp_path)

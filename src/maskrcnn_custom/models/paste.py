@@ -125,9 +125,9 @@ def paste_masks_exact(
     if h <= 0 or w <= 0:
         raise ValueError(f"image_size must be (height, width) of positive ints, got {image_size!r}")
     out = probs.new_zeros((n, 1, h, w))
-    rows_cols = torch.stack(window, dim=1).tolist()
+    windows = torch.stack(window, dim=1).tolist()
     for i, ((wx0, wy0, wx1, wy1), (sx0, sy0, sx1, sy1)) in enumerate(
-        zip(rows_cols, torch.stack(span, dim=1).tolist(), strict=True)
+        zip(windows, torch.stack(span, dim=1).tolist(), strict=True)
     ):
         c0, c1 = max(0, math.floor(wx0)), min(w, math.ceil(wx1))
         r0, r1 = max(0, math.floor(wy0)), min(h, math.ceil(wy1))
