@@ -69,6 +69,7 @@ from maskrcnn_custom import (
     collate_fn,
     evaluate,
     make_config,
+    save_pretrained,
     train_one_epoch,
 )
 from maskrcnn_custom.demo import demo_settings
@@ -169,6 +170,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     g.add_argument("--out", type=Path, default=None, help="folder for <name>.json and <name>.png")
     g.add_argument("--name", default=None, help="file name stem (default time_to_accuracy[_tiny])")
     g.add_argument("--overwrite", action="store_true", help="replace existing <name>.json/.png in --out")
+    g.add_argument(
+        "--save-model",
+        type=Path,
+        default=None,
+        help="save the library run's final model there (save_pretrained), e.g. for benchmarks/mask_paste.py --model",
+    )
     d = p.add_argument_group("data (identical for both runs)")
     d.add_argument(
         "--image-size", type=int, default=demo.image_size, help="image side for both (default 128)"
@@ -314,6 +321,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             path = args.out / f"{args.name}{suffix}"
             if path.exists():
                 p.error(f"{path} exists; pass --overwrite to replace it or --name for another file")
+    if args.save_model is not None and not args.overwrite and args.save_model.exists() and any(args.save_model.iterdir()):
+        p.error(f"--save-model {args.save_model} is not empty; pass --overwrite to replace the model there")
     return args
 
 
@@ -580,6 +589,14 @@ def run_side(
         while next_point < len(points_at) and train_s >= points_at[next_point]:
             next_point += 1
     last = points[-1] if points else None
+    if side == "library" and args.save_model is not None:
+        save_pretrained(
+            model,
+            args.save_model,
+            metrics=None if last is None else {k: last[k] for k in AP_KEYS},
+            dataset_name=f"{args.val_images} held-out images of the 'heldout' synthetic generator (seed {args.val_seed})",
+            recipe=recipe(args),
+        )
     return {
         "recipe": recipe(args),
         "diverged": diverged,
