@@ -321,7 +321,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             path = args.out / f"{args.name}{suffix}"
             if path.exists():
                 p.error(f"{path} exists; pass --overwrite to replace it or --name for another file")
-    if args.save_model is not None and not args.overwrite and args.save_model.exists() and any(args.save_model.iterdir()):
+    if (
+        args.save_model is not None
+        and not args.overwrite
+        and args.save_model.exists()
+        and any(args.save_model.iterdir())
+    ):
         p.error(f"--save-model {args.save_model} is not empty; pass --overwrite to replace the model there")
     return args
 

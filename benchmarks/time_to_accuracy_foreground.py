@@ -88,7 +88,9 @@ def align_foreground(logits: Tensor, boxes: list[Tensor], size: int) -> Tensor:
 class ForegroundRoIHeads(RoIHeads):
     """torchvision's ``RoIHeads`` (its functions are called) plus a foreground branch added to the mask logits."""
 
-    def __init__(self, heads: RoIHeads, foreground: ForegroundHead, *, mode: str, featmap_name: str = "0") -> None:
+    def __init__(
+        self, heads: RoIHeads, foreground: ForegroundHead, *, mode: str, featmap_name: str = "0"
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"--foreground must be one of {MODES}, got {mode!r}")
         super().__init__(
@@ -121,31 +123,48 @@ class ForegroundRoIHeads(RoIHeads):
         if self.training:
             if targets is None:
                 raise ValueError("targets are needed in training mode")
-            proposals, matched_idxs, labels, regression_targets = self.select_training_samples(proposals, targets)
-        class_logits, box_regression = self.box_predictor(self.box_head(self.box_roi_pool(features, proposals, image_shapes)))
+            proposals, matched_idxs, labels, regression_targets = self.select_training_samples(
+                proposals, targets
+            )
+        class_logits, box_regression = self.box_predictor(
+            self.box_head(self.box_roi_pool(features, proposals, image_shapes))
+        )
         fg_logits = self.foreground(features[self.featmap_name])
         result: list[dict[str, Tensor]] = []
         losses: dict[str, Tensor] = {}
         if self.training:
-            loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels, regression_targets)
+            loss_classifier, loss_box_reg = fastrcnn_loss(
+                class_logits, box_regression, labels, regression_targets
+            )
             losses = {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg}
             positives = [(lab > 0).nonzero().flatten() for lab in labels]
             mask_boxes = [p[pos] for p, pos in zip(proposals, positives, strict=True)]
             matched = [m[pos] for m, pos in zip(matched_idxs, positives, strict=True)]
         else:
-            boxes, scores, det_labels = self.postprocess_detections(class_logits, box_regression, proposals, image_shapes)
-            result = [{"boxes": b, "labels": c, "scores": s} for b, c, s in zip(boxes, det_labels, scores, strict=True)]
+            boxes, scores, det_labels = self.postprocess_detections(
+                class_logits, box_regression, proposals, image_shapes
+            )
+            result = [
+                {"boxes": b, "labels": c, "scores": s}
+                for b, c, s in zip(boxes, det_labels, scores, strict=True)
+            ]
             mask_boxes = boxes
-        mask_logits = self.mask_predictor(self.mask_head(self.mask_roi_pool(features, mask_boxes, image_shapes)))
+        mask_logits = self.mask_predictor(
+            self.mask_head(self.mask_roi_pool(features, mask_boxes, image_shapes))
+        )
         if not self.training or self.mode == "fused":
-            mask_logits = mask_logits + align_foreground(fg_logits.detach(), mask_boxes, mask_logits.shape[-1])
+            mask_logits = mask_logits + align_foreground(
+                fg_logits.detach(), mask_boxes, mask_logits.shape[-1]
+            )
         if self.training:
             gt_masks = [t["masks"] for t in targets]  # type: ignore[union-attr]
             gt_labels = [t["labels"] for t in targets]  # type: ignore[union-attr]
             losses["loss_mask"] = maskrcnn_loss(mask_logits, mask_boxes, gt_masks, gt_labels, matched)
             losses["loss_foreground"] = foreground_loss(fg_logits, targets)  # type: ignore[arg-type]
         else:
-            for probs, r in zip(maskrcnn_inference(mask_logits, [r["labels"] for r in result]), result, strict=True):
+            for probs, r in zip(
+                maskrcnn_inference(mask_logits, [r["labels"] for r in result]), result, strict=True
+            ):
                 r["masks"] = probs
         return result, losses
 
@@ -158,7 +177,9 @@ def with_foreground(model: nn.Module, mode: str) -> nn.Module:
     first = next(model.parameters())
     if first.dim() == 4 and first.is_contiguous(memory_format=torch.channels_last):
         head = head.to(memory_format=torch.channels_last)  # the rest of the model already is (CPU speed-ups)
-    model.roi_heads = ForegroundRoIHeads(model.roi_heads, head, mode=mode, featmap_name=config.backbone.featmap_names[0])
+    model.roi_heads = ForegroundRoIHeads(
+        model.roi_heads, head, mode=mode, featmap_name=config.backbone.featmap_names[0]
+    )
     return model
 
 
@@ -167,7 +188,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--foreground", required=True, choices=MODES)
     args, rest = p.parse_known_args(argv)
     if any(a == "--save-model" or a.startswith("--save-model=") for a in rest):
-        p.error("--save-model is not available here: the saved config.json would not describe the foreground branch")
+        p.error(
+            "--save-model is not available here: the saved config.json would not describe the foreground branch"
+        )
     build, recipe = time_to_accuracy.library_model, time_to_accuracy.library_recipe
     time_to_accuracy.library_model = lambda a, n: with_foreground(build(a, n), args.foreground)
     time_to_accuracy.library_recipe = lambda a: {**recipe(a), "foreground": args.foreground}

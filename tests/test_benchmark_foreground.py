@@ -38,7 +38,9 @@ def test_head_shape_loss_and_alignment():
     assert float(m.foreground_loss(torch.full((1, 1, 64, 64), -8.0), [empty])) < 0.01
     boxes = target["boxes"] + torch.tensor([-1.5, -2.0, 1.25, 2.5])
     aligned = m.align_foreground(union[None, None], [boxes], 28)
-    expected = project_masks_on_boxes(union[None].expand(2, -1, -1), boxes, torch.zeros(2, dtype=torch.int64), 28)
+    expected = project_masks_on_boxes(
+        union[None].expand(2, -1, -1), boxes, torch.zeros(2, dtype=torch.int64), 28
+    )
     torch.testing.assert_close(aligned[:, 0], expected)
 
 
@@ -49,7 +51,9 @@ def test_losses_and_gradients_of_each_mode(mode):
     reference = tiny_model(seed=0, mask_resolution=56, mask_head_norm="gn", **HUB_OPTIONS)  # no branch
     torch.manual_seed(1)
     plain = reference([image], [target])
-    model = m.with_foreground(tiny_model(seed=0, mask_resolution=56, mask_head_norm="gn", **HUB_OPTIONS), mode)
+    model = m.with_foreground(
+        tiny_model(seed=0, mask_resolution=56, mask_head_norm="gn", **HUB_OPTIONS), mode
+    )
     torch.manual_seed(1)
     losses = model([image], [target])
     assert set(losses) == set(plain) | {"loss_foreground"}
@@ -62,7 +66,10 @@ def test_losses_and_gradients_of_each_mode(mode):
     assert heads.foreground.conv.weight.grad is None  # detached: the mask loss trains the mask head only
     model.zero_grad(set_to_none=True)
     losses["loss_foreground"].backward()
-    assert heads.foreground.conv.weight.grad.abs().sum() > 0 and heads.mask_predictor.mask_fcn_logits.weight.grad is None
+    assert (
+        heads.foreground.conv.weight.grad.abs().sum() > 0
+        and heads.mask_predictor.mask_fcn_logits.weight.grad is None
+    )
 
 
 def test_inference_masks_follow_the_foreground_logits():

@@ -101,7 +101,8 @@ def test_library_only_run_at_56_px_masks_with_group_norm(tmp_path):
     [point] = run["points"]
     assert set(point) == POINT_KEYS and run["final"]["boundary_AP"] == point["boundary_AP"]
     assert run["best_boundary_AP"] == point["boundary_AP"]
-    saved = from_pretrained(tmp_path / "model")  # the model the run evaluated, its card quoting the last point
+    # the model the run evaluated, its card quoting the last point
+    saved = from_pretrained(tmp_path / "model")
     assert saved.config.mask_head.paste == "exact" and saved.config.mask_head.resolution == 56
     card = (tmp_path / "model" / "README.md").read_text()
     assert f"| bbox_AP | {point['bbox_AP']:.4f} |" in card and "held-out images of the 'heldout'" in card
@@ -137,7 +138,10 @@ def test_refuses_to_overwrite_results_and_checks_options_before_work(tmp_path, c
         tta.parse_args(["--save-model", str(tmp_path / "model")])
     message = capsys.readouterr().err
     assert "--save-model" in message and "--overwrite" in message
-    assert tta.parse_args(["--save-model", str(tmp_path / "model"), "--overwrite"]).save_model == tmp_path / "model"
+    assert (
+        tta.parse_args(["--save-model", str(tmp_path / "model"), "--overwrite"]).save_model
+        == tmp_path / "model"
+    )
     assert tta.parse_args([]).mask_resolution == 28
     for bad, words in (
         (["--sides", "library,mine"], "--sides"),
