@@ -187,7 +187,7 @@ _register_preset(
         augmentation={"contrast": 0.5, "invert": 0.5, "noise_sigma": 0.05},
         recipe=get_recipe("fast_cpu"),
         # `maskrcnn-custom demo` measured on an idle 2-core CPU (Intel Xeon, 2 threads; docs/training.md)
-        expected={"demo_seconds": 873, "machine": "an idle 2-core CPU"},
+        expected={"demo_seconds": 769, "machine": "an idle 2-core CPU"},
         description=(
             "ResNet-18 FPN from scratch with slim heads, a GroupNorm mask branch, 56 px masks pasted at sub-pixel "
             "precision, 256 px, "

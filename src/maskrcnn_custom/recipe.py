@@ -12,7 +12,7 @@ it. Named presets are listed by :func:`list_recipes` and returned by :func:`get_
   for the last epoch and gradients clipped at norm 10.
 - ``"fast_cpu"``: the recipe of the ``fast_cpu`` training preset (:mod:`maskrcnn_custom.presets`, which adds the
   model and augmentation): AdamW at lr 1e-3 on batches of 4, 100 warm-up iterations, a cosine schedule over
-  6 x 100 iterations, clipping at norm 10.
+  6 x 90 iterations, clipping at norm 10.
 
 A new preset is one ``_register(name, TrainingRecipe(...), description)`` call in this module: ``list_recipes``,
 ``maskrcnn-custom train --recipe`` and its ``--help``, and the table of docs/training.md
@@ -241,7 +241,7 @@ _register(
     "fast_cpu",
     TrainingRecipe(
         epochs=6,
-        iters_per_epoch=100,
+        iters_per_epoch=90,
         batch_size=4,
         lr=1e-3,
         optimizer="adamw",
@@ -250,7 +250,7 @@ _register(
         warmup_iters=100,
         max_grad_norm=10.0,
     ),
-    "The fast_cpu training preset's recipe: AdamW, batches of 4, 100 warm-up iterations, cosine over 6 x 100 "
+    "The fast_cpu training preset's recipe: AdamW, batches of 4, 100 warm-up iterations, cosine over 6 x 90 "
     "iterations.",
 )
 
