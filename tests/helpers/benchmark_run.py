@@ -29,6 +29,19 @@ def run_benchmark(script: str, *args: str, timeout: float = 600) -> dict[str, An
     return json.loads(proc.stdout)
 
 
+def tiny_library_run(script: str, *args: str) -> dict[str, Any]:
+    """A ``--tiny`` library-only run of a ``time_to_accuracy`` wrapper with ``args``, one evaluation point.
+
+    Returns the report's ``runs["library"]``, checked to have trained without diverging.
+    """
+    report = run_benchmark(
+        script, *args, "--tiny", "--threads", "1", "--no-baseline", "--eval-points", "1", timeout=300
+    )
+    run = report["runs"]["library"]
+    assert run["diverged"] is None and run["points"][0]["mean_loss_since_last_point"] > 0
+    return run
+
+
 def load_benchmark_module(name: str) -> ModuleType:
     """Import ``benchmarks/<name>.py`` as a module (with ``benchmarks/`` on the path while it loads)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
