@@ -8,7 +8,13 @@ seed's heads at 128 px)::
 
     size (px), fpn (FPN channels), box (box head width), mlayers (mask head convs), mhid (mask predictor width),
     mres (mask resolution), mnorm (mask head norm: none or gn), rois (sampled RoIs per image),
-    pre/post (RPN proposals in training), bs (batch size), cl (channels_last), fused (fused AdamW)
+    pre/post (RPN proposals in training), bs (batch size), cl (channels_last), fused (fused AdamW),
+    bnorm (backbone norm: bn, gn or frozen_bn), mpool (mask RoI pool side: 14 or 28), speedups (the library's
+    CPU speed-ups of ``train_one_epoch``: channels_last, RoIAlign and mask up-sampling backwards),
+    compile (``"backbone"``: ``torch.compile`` of the backbone + FPN, whose input shape is fixed)
+
+With ``compile`` the first step (which compiles) is reported apart as ``first_step_s``; the median is over the
+steps after the 2 warm-up steps, as for every variant.
 
     PYTHONPATH=src python benchmarks/step_cost.py                     # the variants of docs/training.md
     PYTHONPATH=src python benchmarks/step_cost.py --variants '[{"size": 256, "fpn": 128}]' --threads 1
@@ -27,6 +33,8 @@ from _machine import cpu_model, load_averages
 from torch.utils.data import DataLoader
 
 from maskrcnn_custom import SEED_ANCHOR_SIZES, SyntheticElongatedDataset, build_model, collate_fn, make_config
+from maskrcnn_custom.engine.speed import cpu_speedups_context
+from maskrcnn_custom.models.config import RoIPoolConfig
 
 #: The head-width, RoI, size, mask-resolution and memory-format levers of the fast_cpu ablation.
 DEFAULT_VARIANTS = [
@@ -58,6 +66,8 @@ def build(v: dict) -> torch.nn.Module:
         box_batch_size_per_image=v.get("rois", 512),
         rpn_pre_nms_top_n_train=v.get("pre", 1000),
         rpn_post_nms_top_n_train=v.get("post", 600),
+        backbone_norm=v.get("bnorm"),
+        mask_roi_pool=RoIPoolConfig(("0",), v.get("mpool", 14), 2),
     )
     model = build_model(config)
     if v.get("cl"):
@@ -65,24 +75,31 @@ def build(v: dict) -> torch.nn.Module:
     return model
 
 
-def time_variant(v: dict, steps: int) -> float:
+def time_variant(v: dict, steps: int) -> dict:
+    """``s_per_step_median`` (after 2 warm-up steps) and ``first_step_s`` of variant ``v``."""
+    compile_part = v.get("compile", "none")
+    if compile_part not in ("none", "backbone"):
+        raise ValueError(f"compile must be 'none' or 'backbone', got {compile_part!r}")
     torch.manual_seed(0)
     model = build(v)
     model.train()
+    if compile_part == "backbone":
+        model.backbone = torch.compile(model.backbone, dynamic=False)
     bs = v.get("bs", 2)
     dataset = SyntheticElongatedDataset(bs * (steps + 2), image_size=v.get("size", 128), seed=0)
     batches = iter(DataLoader(dataset, batch_size=bs, shuffle=False, collate_fn=collate_fn))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=v.get("fused") or None)
     times = []
-    for _ in range(steps + 2):
-        images, targets = next(batches)
-        t = time.perf_counter()
-        loss = sum(model(list(images), list(targets)).values())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times[2:])
+    with cpu_speedups_context(model, enabled=bool(v.get("speedups"))):
+        for _ in range(steps + 2):
+            images, targets = next(batches)
+            t = time.perf_counter()
+            loss = sum(model(list(images), list(targets)).values())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            times.append(time.perf_counter() - t)
+    return {"s_per_step_median": statistics.median(times[2:]), "first_step_s": times[0]}
 
 
 def main(argv=None) -> dict:
@@ -95,7 +112,7 @@ def main(argv=None) -> dict:
         p.error(f"--steps must be >= 1, got {args.steps}")
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     load_before = load_averages()
-    rows = [{**v, "s_per_step_median": time_variant(dict(v), args.steps)} for v in args.variants]
+    rows = [{**v, **time_variant(dict(v), args.steps)} for v in args.variants]
     report = {
         "benchmark": "step_cost",
         "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__},
