@@ -6,7 +6,7 @@ from torchvision.models.detection.roi_heads import project_masks_on_boxes
 
 from helpers.benchmark_run import load_benchmark_module, tiny_library_run
 from helpers.models import HUB_OPTIONS, spread_scores, tiny_model
-from helpers.rods import rods_image
+from helpers.rods import rods_image, two_rods_target
 
 pytest.importorskip("pycocotools")
 
@@ -15,18 +15,10 @@ def _module():
     return load_benchmark_module("time_to_accuracy_foreground")
 
 
-def _rods(size: int = 64) -> dict[str, torch.Tensor]:
-    masks = torch.zeros(2, size, size, dtype=torch.uint8)
-    masks[0, 10:12, 5:50] = 1
-    masks[1, 20:60, 40:43] = 1
-    boxes = torch.tensor([[5.0, 10, 50, 12], [40, 20, 43, 60]])
-    return {"boxes": boxes, "labels": torch.ones(2, dtype=torch.int64), "masks": masks}
-
-
 def test_head_shape_loss_and_alignment():
     m = _module()
     assert m.ForegroundHead(32, stride=4)(torch.rand(3, 32, 8, 12)).shape == (3, 1, 32, 48)
-    target = _rods(60)
+    target = two_rods_target(60)
     union = target["masks"].amax(0).float()
     right = torch.full((1, 1, 64, 64), -8.0)  # padded batch: the padding is background
     right[0, 0, :60, :60] = union * 16 - 8
@@ -47,7 +39,7 @@ def test_head_shape_loss_and_alignment():
 @pytest.mark.parametrize("mode", ["fused", "aux"])
 def test_losses_and_gradients_of_each_mode(mode):
     m = _module()
-    image, target = rods_image(seed=1)[:, :64, :64], _rods()
+    image, target = rods_image(seed=1)[:, :64, :64], two_rods_target()
     reference = tiny_model(seed=0, mask_resolution=56, mask_head_norm="gn", **HUB_OPTIONS)  # no branch
     torch.manual_seed(1)
     plain = reference([image], [target])

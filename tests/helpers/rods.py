@@ -83,3 +83,16 @@ def rod_batch(n_images: int, size: int, *, seed: int = 0, rods: int = 2) -> tupl
 def rods_image(size: int = 96, *, seed: int = 0, n: int = 4) -> torch.Tensor:
     """Just the image of :func:`rod_sample` (up to ``n`` rods), for inference tests."""
     return rod_sample(0, size=size, seed=seed, max_objects=n)[0]
+
+
+def two_rods_target(size: int = 64, *, widths: tuple[int, int] = (2, 3)) -> dict[str, torch.Tensor]:
+    """A ``size`` px target of two rods filling their boxes: one horizontal (rows 10 on), one vertical (x 40 on).
+
+    ``widths`` are their thicknesses in pixels; the boxes are tight, labels are 1.
+    """
+    w0, w1 = widths
+    masks = torch.zeros(2, size, size, dtype=torch.uint8)
+    masks[0, 10 : 10 + w0, 5:50] = 1
+    masks[1, 20:60, 40 : 40 + w1] = 1
+    boxes = torch.tensor([[5.0, 10, 50, 10 + w0], [40, 20, 40 + w1, 60]])
+    return {"boxes": boxes, "labels": torch.ones(2, dtype=torch.int64), "masks": masks}
