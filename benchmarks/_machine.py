@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -25,6 +26,25 @@ def cpu_model() -> str:
 def load_averages() -> list[float] | None:
     """The 1, 5 and 15 minute load averages (how busy the machine was), or None where the OS has none."""
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def check_out_free(out: Path | None, overwrite: bool) -> None:
+    """Refuse an existing ``--out`` file unless ``--overwrite`` was given, before any work.
+
+    Raises:
+        FileExistsError: If ``out`` exists and ``overwrite`` is false.
+    """
+    if out is not None and out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+
+
+def write_report(report: dict, out: Path | None) -> None:
+    """Print ``report`` as indented JSON and, with ``out``, write it there too (its folder created)."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
 
 
 def peak_matmul_flops(n: int = 2048, repeats: int = 5) -> float:

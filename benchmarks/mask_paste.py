@@ -22,7 +22,6 @@ Prints one JSON object (and writes it to ``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _machine import cpu_model, load_averages
+from _machine import check_out_free, cpu_model, load_averages, write_report
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 from torchvision.ops import box_iou, roi_align
 
@@ -203,8 +202,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     args = p.parse_args(argv)
-    if args.out is not None and args.out.exists() and not args.overwrite:
-        raise FileExistsError(f"{args.out} exists; pass --overwrite to replace it")
+    check_out_free(args.out, args.overwrite)
     if args.model is not None and not args.model.is_dir():
         raise FileNotFoundError(f"--model {args.model} is not a save_pretrained folder")
     sides = [int(s) for s in args.sides.split(",") if s.strip()]
@@ -247,11 +245,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         }
     report["load_average_1_5_15"] = {"before": before, "after": load_averages()}
     report["wall_s"] = round(time.perf_counter() - start, 1)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    write_report(report, args.out)
     return report
 
 
