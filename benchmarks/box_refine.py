@@ -28,6 +28,8 @@ import torch
 from _machine import check_out_free, cpu_model, load_averages, write_report
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
+from torchvision.models.detection.roi_heads import maskrcnn_inference
+from torchvision.ops.boxes import clip_boxes_to_image
 
 from maskrcnn_custom import SyntheticElongatedDataset, collate_fn, evaluate, from_pretrained
 
@@ -48,13 +50,20 @@ def refine_once(
     decoded = heads.box_coder.decode(regression, boxes)  # (N, classes, 4)
     label = torch.cat(labels)
     moved = decoded[torch.arange(len(label)), label]
-    out = []
-    for b, (h, w) in zip(moved.split(counts), image_sizes, strict=True):
-        b = b.clone()
-        b[:, 0::2] = b[:, 0::2].clamp(0, w)
-        b[:, 1::2] = b[:, 1::2].clamp(0, h)
-        out.append(b)
-    return out
+    return [clip_boxes_to_image(b, size) for b, size in zip(moved.split(counts), image_sizes, strict=True)]
+
+
+def predict_masks(
+    model: nn.Module,
+    features: dict[str, Tensor],
+    boxes: list[Tensor],
+    labels: list[Tensor],
+    image_sizes: list,
+) -> list[Tensor]:
+    """The mask probabilities ``(N, 1, M, M)`` of each image's ``boxes`` for their ``labels`` (torchvision's way)."""
+    heads = model.roi_heads
+    logits = heads.mask_predictor(heads.mask_head(heads.mask_roi_pool(features, boxes, image_sizes)))
+    return maskrcnn_inference(logits, labels)
 
 
 class RefinedInference(nn.Module):
@@ -79,17 +88,12 @@ class RefinedInference(nn.Module):
         proposals, _ = m.rpn(batch, features)
         detections, _ = m.roi_heads(features, proposals, batch.image_sizes)
         if self.steps:
-            heads = m.roi_heads
             boxes = [d["boxes"] for d in detections]
             labels = [d["labels"] for d in detections]
             for _ in range(self.steps):
                 boxes = refine_once(m, features, boxes, labels, batch.image_sizes)
-            logits = heads.mask_predictor(
-                heads.mask_head(heads.mask_roi_pool(features, boxes, batch.image_sizes))
-            )
-            label = torch.cat(labels)
-            probs = logits[torch.arange(len(label)), label][:, None].sigmoid()
-            for d, b, p in zip(detections, boxes, probs.split([len(b) for b in boxes]), strict=True):
+            masks = predict_masks(m, features, boxes, labels, batch.image_sizes)
+            for d, b, p in zip(detections, boxes, masks, strict=True):
                 d["boxes"], d["masks"] = b, p
         return m.transform.postprocess(detections, batch.image_sizes, original)
 
@@ -101,7 +105,6 @@ def masks_in_true_boxes(model: nn.Module, dataset: Any) -> dict[str, Any]:
     ``model`` is put in eval mode (its transform pastes masks only then).
     """
     model.eval()
-    heads = model.roi_heads
     ious = []
     for i in range(len(dataset)):
         image, target = dataset[i]
@@ -111,17 +114,10 @@ def masks_in_true_boxes(model: nn.Module, dataset: Any) -> dict[str, Any]:
         features = model.backbone(batch.tensors)
         scale = batch.image_sizes[0][0] / image.shape[-2]
         boxes = [target["boxes"] * scale]
-        logits = heads.mask_predictor(
-            heads.mask_head(heads.mask_roi_pool(features, boxes, batch.image_sizes))
-        )
         labels = target["labels"]
+        (probs,) = predict_masks(model, features, boxes, [labels], batch.image_sizes)
         detections = [
-            {
-                "boxes": boxes[0],
-                "labels": labels,
-                "scores": torch.ones(len(labels)),
-                "masks": logits[torch.arange(len(labels)), labels][:, None].sigmoid(),
-            }
+            {"boxes": boxes[0], "labels": labels, "scores": torch.ones(len(labels)), "masks": probs}
         ]
         masks = model.transform.postprocess(detections, batch.image_sizes, [image.shape[-2:]])[0]["masks"]
         predicted, true = masks[:, 0] > 0.5, target["masks"].bool()

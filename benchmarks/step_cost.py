@@ -13,8 +13,8 @@ seed's heads at 128 px)::
     CPU speed-ups of ``train_one_epoch``: channels_last, RoIAlign and mask up-sampling backwards),
     compile (``"backbone"``: ``torch.compile`` of the backbone + FPN, whose input shape is fixed)
 
-With ``compile`` the first step (which compiles) is reported apart as ``first_step_s``; the median is over the
-steps after the 2 warm-up steps, as for every variant.
+The first step of every variant is reported apart as ``first_step_s`` (with ``compile`` it includes the
+compilation); the median is over the steps after the 2 warm-up steps. Every variant is checked before any is timed.
 
     PYTHONPATH=src python benchmarks/step_cost.py                     # the variants of docs/training.md
     PYTHONPATH=src python benchmarks/step_cost.py --variants '[{"size": 256, "fpn": 128}]' --threads 1
@@ -75,11 +75,20 @@ def build(v: dict) -> torch.nn.Module:
     return model
 
 
+def check_variant(v: dict) -> None:
+    """Refuse a variant whose ``compile`` key is unknown (all variants are checked before any is timed).
+
+    Raises:
+        ValueError: If ``compile`` is not ``"none"`` or ``"backbone"``.
+    """
+    if v.get("compile", "none") not in ("none", "backbone"):
+        raise ValueError(f"compile must be 'none' or 'backbone', got {v['compile']!r}")
+
+
 def time_variant(v: dict, steps: int) -> dict:
     """``s_per_step_median`` (after 2 warm-up steps) and ``first_step_s`` of variant ``v``."""
+    check_variant(v)
     compile_part = v.get("compile", "none")
-    if compile_part not in ("none", "backbone"):
-        raise ValueError(f"compile must be 'none' or 'backbone', got {compile_part!r}")
     torch.manual_seed(0)
     model = build(v)
     model.train()
@@ -110,6 +119,8 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     if args.steps < 1:
         p.error(f"--steps must be >= 1, got {args.steps}")
+    for v in args.variants:
+        check_variant(v)
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     load_before = load_averages()
     rows = [{**v, **time_variant(dict(v), args.steps)} for v in args.variants]

@@ -80,9 +80,7 @@ def foreground_loss(logits: Tensor, targets: list[dict[str, Tensor]]) -> Tensor:
 
 def align_foreground(logits: Tensor, boxes: list[Tensor], size: int) -> Tensor:
     """Each box cut from its image's logits at ``size x size``, as ``maskrcnn_loss`` cuts the mask targets."""
-    index = [b.new_full((b.shape[0], 1), i) for i, b in enumerate(boxes)]
-    rois = torch.cat([torch.cat(index, 0), torch.cat(boxes, 0)], 1).to(logits.dtype)
-    return roi_align(logits, rois, (size, size), 1.0)
+    return roi_align(logits, [b.to(logits.dtype) for b in boxes], (size, size), 1.0)
 
 
 class ForegroundRoIHeads(RoIHeads):

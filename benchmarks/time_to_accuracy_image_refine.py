@@ -44,9 +44,7 @@ def crop_rois(images: Tensor, boxes: list[Tensor], size: int) -> Tensor:
 
     Every crop channel is shifted to mean 0 and scaled to standard deviation 1 (a flat crop stays 0).
     """
-    index = [b.new_full((b.shape[0], 1), i) for i, b in enumerate(boxes)]
-    rois = torch.cat([torch.cat(index, 0), torch.cat(boxes, 0)], 1).to(images.dtype)
-    crops = roi_align(images, rois, (size, size), 1.0)
+    crops = roi_align(images, [b.to(images.dtype) for b in boxes], (size, size), 1.0)
     mean = crops.mean(dim=(2, 3), keepdim=True)
     std = crops.std(dim=(2, 3), keepdim=True)
     return (crops - mean) / (std + 1e-3)

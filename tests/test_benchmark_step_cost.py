@@ -52,7 +52,11 @@ def test_step_cost_builds_gn_backbone_and_28px_pool():
     assert model.roi_heads.mask_roi_pool.output_size == (28, 28)
 
 
-def test_step_cost_refuses_unknown_compile_target():
+def test_step_cost_refuses_unknown_compile_target_before_timing_any_variant():
     step_cost = load_benchmark_module("step_cost")
     with pytest.raises(ValueError, match="compile must be 'none' or 'backbone'"):
         step_cost.time_variant({"size": 64, "compile": "everything"}, 1)
+    variants = [{"size": 64, "rois": 8, "mhid": 16, "mlayers": [16]}, {"size": 64, "compile": "everything"}]
+    with pytest.raises(AssertionError, match="compile must be 'none' or 'backbone'") as failed:
+        run_benchmark("step_cost.py", "--variants", json.dumps(variants), "--steps", "1", "--threads", "1")
+    assert "time_variant" not in str(failed.value)  # refused by main's check, before the first variant ran

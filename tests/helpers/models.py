@@ -139,3 +139,14 @@ def save_detecting_model(folder: Path) -> Path:
     from maskrcnn_custom import save_pretrained
 
     return save_pretrained(detecting_model(), folder, class_names=("background", "rod"))
+
+
+def assert_masks_follow_bias(model: torch.nn.Module, bias: torch.Tensor, image: torch.Tensor) -> None:
+    """With ``bias`` (a mask-logit bias of ``model``) at -30 / +30, a pixel inside the first box is 0 / 1."""
+    for value, expected in ((-30.0, 0.0), (30.0, 1.0)):
+        with torch.no_grad():
+            bias.fill_(value)
+            out = model([image])[0]
+        assert len(out["boxes"]) > 0
+        x, y = int(out["boxes"][0, 0]) + 1, int(out["boxes"][0, 1]) + 1
+        assert abs(out["masks"][0, 0, y, x].item() - expected) <= 1e-4
