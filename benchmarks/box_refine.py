@@ -1,12 +1,14 @@
-"""Test-time box refinement: a trained model's box head applied again to its own boxes, on held-out images.
+"""Test-time box refinement (``box_refine_steps``): a trained model's box head applied again to its own boxes.
 
 Mask R-CNN regresses each box once, from the features of its proposal. Applying the box head a second time to
 the features of the *regressed* box (iterative bounding-box regression, as in Gidaris & Komodakis, ICCV 2015) moves
 the box by what the head still sees wrong, at the cost of one more box-head pass and nothing in training. The
 masks are then predicted inside the final boxes, so a tighter box also gives the mask head a better crop. Scores
-and labels stay those of the first pass.
+and labels stay those of the first pass. The library's implementation is
+``maskrcnn_custom.models.refine.RefiningRoIHeads``; this benchmark measures what it gives.
 
-For each number of extra passes in ``--steps`` (0 is the model as it is), the model's predictions on the held-out
+For each ``box_refine_steps`` value in ``--steps`` (0: torchvision's single regression; the model's own setting
+is replaced), the model's predictions on the held-out
 generator's images are scored with ``maskrcnn_custom.evaluate`` (segm and bbox AP, AP50, AP75). The ceiling of
 better boxes comes with it: ``masks_in_true_boxes`` gives the mask IoU of every held-out object when the mask
 head is given the object's true box (mean, and the share at IoU >= 0.5, 0.75, 0.9)::
@@ -17,6 +19,7 @@ head is given the object's true box (mean, and the share at IoU >= 0.5, 0.75, 0.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import sys
 import time
@@ -29,28 +32,9 @@ from _machine import check_out_free, cpu_model, load_averages, write_report
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from torchvision.models.detection.roi_heads import maskrcnn_inference
-from torchvision.ops.boxes import clip_boxes_to_image
 
 from maskrcnn_custom import SyntheticElongatedDataset, collate_fn, evaluate, from_pretrained
-
-
-def refine_once(
-    model: nn.Module,
-    features: dict[str, Tensor],
-    boxes: list[Tensor],
-    labels: list[Tensor],
-    image_sizes: list,
-) -> list[Tensor]:
-    """Each box moved by the box head's regression for its label, computed from the box's own features."""
-    heads = model.roi_heads
-    counts = [len(b) for b in boxes]
-    if not sum(counts):
-        return boxes
-    regression = heads.box_predictor(heads.box_head(heads.box_roi_pool(features, boxes, image_sizes)))[1]
-    decoded = heads.box_coder.decode(regression, boxes)  # (N, classes, 4)
-    label = torch.cat(labels)
-    moved = decoded[torch.arange(len(label)), label]
-    return [clip_boxes_to_image(b, size) for b, size in zip(moved.split(counts), image_sizes, strict=True)]
+from maskrcnn_custom.models.refine import RefiningRoIHeads
 
 
 def predict_masks(
@@ -66,36 +50,13 @@ def predict_masks(
     return maskrcnn_inference(logits, labels)
 
 
-class RefinedInference(nn.Module):
-    """``model`` at inference with ``steps`` extra box-head passes before its masks are predicted.
-
-    With ``steps=0`` the output is the model's own (the same boxes, scores, labels and masks).
-    """
-
-    def __init__(self, model: nn.Module, steps: int) -> None:
-        super().__init__()
-        if steps < 0:
-            raise ValueError(f"steps must be >= 0, got {steps}")
-        self.model = model
-        self.steps = steps
-        self.train(model.training)
-
-    def forward(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
-        m = self.model
-        original = [img.shape[-2:] for img in images]
-        batch, _ = m.transform(images)
-        features = m.backbone(batch.tensors)
-        proposals, _ = m.rpn(batch, features)
-        detections, _ = m.roi_heads(features, proposals, batch.image_sizes)
-        if self.steps:
-            boxes = [d["boxes"] for d in detections]
-            labels = [d["labels"] for d in detections]
-            for _ in range(self.steps):
-                boxes = refine_once(m, features, boxes, labels, batch.image_sizes)
-            masks = predict_masks(m, features, boxes, labels, batch.image_sizes)
-            for d, b, p in zip(detections, boxes, masks, strict=True):
-                d["boxes"], d["masks"] = b, p
-        return m.transform.postprocess(detections, batch.image_sizes, original)
+def with_refine_steps(model: nn.Module, steps: int) -> nn.Module:
+    """``model`` with ``box_refine_steps=steps`` (its own setting replaced), as the builders make it."""
+    model.roi_heads = RefiningRoIHeads.like(model.roi_heads, steps)
+    model.config = dataclasses.replace(
+        model.config, box_head=dataclasses.replace(model.config.box_head, refine_steps=steps)
+    )
+    return model
 
 
 @torch.no_grad()
@@ -166,9 +127,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     rows = {}
     for n in steps:
         t = time.perf_counter()
-        metrics = evaluate(
-            RefinedInference(model, n).eval(), loader, "cpu", progress=False, thin_metrics=False
-        )
+        metrics = evaluate(with_refine_steps(model, n), loader, "cpu", progress=False, thin_metrics=False)
         rows[str(n)] = {
             **{f"segm_{k}": metrics["segm"][k] for k in ("AP", "AP50", "AP75")},
             **{f"bbox_{k}": metrics["bbox"][k] for k in ("AP", "AP50", "AP75")},

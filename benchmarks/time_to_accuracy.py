@@ -73,6 +73,7 @@ from maskrcnn_custom import (
     train_one_epoch,
 )
 from maskrcnn_custom.demo import demo_settings
+from maskrcnn_custom.engine.amp import resolve_amp_dtype
 from maskrcnn_custom.engine.optim import OPTIMIZERS, make_optimizer
 from maskrcnn_custom.engine.sampling import InfiniteSampler
 from maskrcnn_custom.presets import get_preset, list_presets
@@ -121,6 +122,7 @@ def preset_defaults(name: str) -> dict[str, Any]:
         "warmup_iters": recipe.warmup_iters or 0,
         "lr_schedule": recipe.lr_schedule,
         "max_grad_norm": recipe.max_grad_norm or 0.0,
+        "amp": {False: "off", "bfloat16": "bf16", "auto": "auto"}.get(recipe.amp),
         "augment": preset.augmentation is not None,
         "augment_kwargs": dict(preset.augmentation or {}),
     }
@@ -136,7 +138,12 @@ def preset_defaults(name: str) -> dict[str, Any]:
         "rpn_pre_nms_top_n_train": "rpn_pre_nms_train",
         "rpn_post_nms_top_n_train": "rpn_post_nms_train",
         "box_detections_per_img": "max_detections",
+        "box_refine_steps": "box_refine_steps",
     }
+    if defaults["amp"] is None:
+        raise ValueError(
+            f"preset {name!r} trains with amp={recipe.amp!r}, which this benchmark has no option for"
+        )
     unknown = sorted(set(model) - set(names))
     if unknown:
         raise ValueError(f"preset {name!r} sets {unknown}, which this benchmark has no option for")
@@ -247,11 +254,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     r.add_argument("--rpn-post-nms-train", type=int, default=600)
     r.add_argument("--max-detections", type=int, default=demo.max_detections)
     r.add_argument(
+        "--box-refine-steps",
+        type=int,
+        choices=(0, 1, 2, 3),
+        default=0,
+        help="extra box-head passes at evaluation (box_refine_steps=; 0 is the seed's)",
+    )
+    r.add_argument(
         "--no-cpu-speedups",
         action="store_true",
         help="train_one_epoch(cpu_speedups=False): torchvision's kernels, the model in its own memory format",
     )
-    r.add_argument("--amp", choices=("off", "bf16"), default="off", help="training autocast (CPU: bf16)")
+    r.add_argument(
+        "--amp",
+        choices=("off", "bf16", "auto"),
+        default="off",
+        help="training autocast: bf16, or auto (bf16 on a CPU with native bfloat16, else off); evaluation is float32",
+    )
     r.add_argument("--augment", action="store_true", help="the library's train_transforms (library only)")
     r.add_argument(
         "--augment-kwargs",
@@ -376,6 +395,7 @@ def library_model(args: argparse.Namespace, num_classes: int) -> torch.nn.Module
         box_head_dim=args.box_head_dim,
         box_batch_size_per_image=args.rois_per_image,
         box_detections_per_img=args.max_detections,
+        box_refine_steps=args.box_refine_steps,
         rpn_pre_nms_top_n_train=args.rpn_pre_nms_train,
         rpn_post_nms_top_n_train=args.rpn_post_nms_train,
     )
@@ -410,6 +430,7 @@ def library_recipe(args: argparse.Namespace) -> dict[str, Any]:
         "rpn_pre_nms_top_n_train": args.rpn_pre_nms_train,
         "rpn_post_nms_top_n_train": args.rpn_post_nms_train,
         "max_detections": args.max_detections,
+        "box_refine_steps": args.box_refine_steps,
         "optimizer": args.optimizer,
         "lr": args.lr,
         "weight_decay": args.weight_decay,
@@ -420,9 +441,16 @@ def library_recipe(args: argparse.Namespace) -> dict[str, Any]:
         "max_grad_norm": args.max_grad_norm or None,
         "cpu_speedups": not args.no_cpu_speedups,
         "amp": args.amp,
+        "amp_dtype": _amp_dtype_name(args.amp),
         "augment": args.augment,
         "augment_kwargs": args.augment_kwargs if args.augment else None,
     }
+
+
+def _amp_dtype_name(amp: str) -> str | None:
+    """The autocast dtype ``--amp`` gives on this machine's CPU (``None``: float32)."""
+    dtype = resolve_amp_dtype({"bf16": "bfloat16", "auto": "auto"}.get(amp, False), torch.device("cpu"))
+    return None if dtype is None else str(dtype).removeprefix("torch.")
 
 
 def library_lr_factor(args: argparse.Namespace, iteration: int, fraction: float) -> float:
@@ -461,7 +489,7 @@ def library_step(args: argparse.Namespace, model: torch.nn.Module, batches: Iter
             [(images, targets)],
             "cpu",
             0,
-            amp="bfloat16" if args.amp == "bf16" else False,
+            amp={"bf16": "bfloat16", "auto": "auto"}.get(args.amp, False),
             warmup_iters=0,
             max_grad_norm=args.max_grad_norm or None,
             cpu_speedups=not args.no_cpu_speedups,

@@ -20,50 +20,19 @@ def _image():
     return rods_image(seed=0)[:, :64, :64]
 
 
-def test_no_extra_pass_is_the_model_itself():
+def test_with_refine_steps_replaces_the_model_setting():
     m = _module()
-    model = hub_model(num_classes=2, mask_resolution=56)
+    plain = hub_model(num_classes=2, mask_resolution=56)
+    model = hub_model(num_classes=2, mask_resolution=56, box_refine_steps=2)
+    model.load_state_dict(plain.state_dict())
     with torch.no_grad():
-        own = model([_image()])[0]
-        wrapped = m.RefinedInference(model, 0)([_image()])[0]
-    assert len(own["boxes"]) > 0
+        own = plain([_image()])[0]
+        assert not torch.equal(model([_image()])[0]["boxes"], own["boxes"])
+        back = m.with_refine_steps(model, 0)([_image()])[0]
+    assert len(own["boxes"]) > 0 and model.config.box_head.refine_steps == 0
     for key in ("boxes", "scores", "labels", "masks"):
-        torch.testing.assert_close(wrapped[key], own[key], rtol=0, atol=0)
-
-
-def test_a_zero_regression_keeps_boxes_and_masks():
-    m = _module()
-    model = hub_model(num_classes=2, mask_resolution=56)
-    with torch.no_grad():
-        model.roi_heads.box_predictor.bbox_pred.weight.zero_()
-        model.roi_heads.box_predictor.bbox_pred.bias.zero_()
-        first = m.RefinedInference(model, 0)([_image()])[0]
-        twice = m.RefinedInference(model, 2)([_image()])[0]
-    assert len(first["boxes"]) > 0
-    torch.testing.assert_close(twice["boxes"], first["boxes"], rtol=0, atol=1e-4)
-    torch.testing.assert_close(twice["masks"], first["masks"], rtol=0, atol=1e-4)
-    torch.testing.assert_close(twice["scores"], first["scores"], rtol=0, atol=0)
-
-
-def test_each_pass_applies_the_regression_of_the_box_label():
-    m = _module()
-    model = hub_model(num_classes=3, mask_resolution=56)
-    heads = model.roi_heads
-    with torch.no_grad():
-        heads.box_predictor.bbox_pred.weight.zero_()
-        bias = torch.zeros(3, 4)
-        bias[1, 0] = 1.0  # class 1: dx = 1 / 10 of the width (box coder weights 10, 10, 5, 5)
-        bias[2, 1] = 2.0  # class 2: dy = 2 / 10 of the height
-        heads.box_predictor.bbox_pred.bias.copy_(bias.flatten())
-        image = _image()
-        batch, _ = model.transform([image])
-        features = model.backbone(batch.tensors)
-        boxes = [torch.tensor([[10.0, 10, 30, 20], [20, 20, 30, 40]])]
-        moved = m.refine_once(model, features, boxes, [torch.tensor([1, 2])], batch.image_sizes)[0]
-    expected = torch.tensor([[12.0, 10, 32, 20], [20, 24, 30, 44]])
-    torch.testing.assert_close(moved, expected, rtol=0, atol=1e-4)
-    with pytest.raises(ValueError, match="steps must be >= 0"):
-        m.RefinedInference(model, -1)
+        torch.testing.assert_close(back[key], own[key], rtol=0, atol=0)
+    assert m.with_refine_steps(model, 1).roi_heads.refine_steps == 1
 
 
 class _TrueMaskLogits(torch.nn.Module):

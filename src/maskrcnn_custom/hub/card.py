@@ -203,6 +203,7 @@ def render_model_card(
         f"| mask predictor hidden channels | {config.mask_head.hidden_dim} |",
         f"| mask head | {config.mask_head.resolution} px masks, norm `{config.mask_head.norm}`, "
         f"paste `{config.mask_head.paste}` |",
+        f"| box refinement at inference | {config.box_head.refine_steps} extra box-head passes |",
         "",
         "The full configuration is in `config.json`; the weights are in `model.safetensors`.",
     ]

@@ -13,6 +13,7 @@ from .config import (
     MASK_HEAD_NORMS,
     MASK_PASTE_MODES,
     MASK_UPSAMPLING_STAGES,
+    MAX_BOX_REFINE_STEPS,
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
     AnchorConfig,
@@ -26,6 +27,7 @@ from .init import init_output_layers
 from .network import MASK_UPSAMPLING_CHANNELS, HighResMaskPredictor, head_group_norm
 from .paste import ExactPasteTransform, paste_masks_exact
 from .presets import build_preset_model
+from .refine import RefiningRoIHeads, refine_boxes
 from .registry import get_model, get_model_builder, list_models, register_model
 from .validation import CONFIG_LIMITS, MAX_HEAD_PARAMETERS, validate_config
 
@@ -36,6 +38,7 @@ __all__ = [
     "MASK_PASTE_MODES",
     "MASK_UPSAMPLING_CHANNELS",
     "MASK_UPSAMPLING_STAGES",
+    "MAX_BOX_REFINE_STEPS",
     "SEED_ANCHOR_SIZES",
     "SEED_ASPECT_RATIOS",
     "AnchorConfig",
@@ -45,6 +48,7 @@ __all__ = [
     "HighResMaskPredictor",
     "MaskHeadConfig",
     "MaskRCNNConfig",
+    "RefiningRoIHeads",
     "RoIPoolConfig",
     "build_model",
     "build_preset_model",
@@ -60,6 +64,7 @@ __all__ = [
     "maskrcnn_resnet101_fpn",
     "maskrcnn_resnet152_fpn",
     "paste_masks_exact",
+    "refine_boxes",
     "register_model",
     "validate_config",
 ]

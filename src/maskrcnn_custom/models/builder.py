@@ -79,6 +79,7 @@ def make_config(
     mask_paste: str = "torchvision",
     fpn_out_channels: int = 256,
     box_head_dim: int = 1024,
+    box_refine_steps: int = 0,
     class_names: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> MaskRCNNConfig:
@@ -150,7 +151,7 @@ def make_config(
         ),
         box_roi_pool=box_roi_pool,
         mask_roi_pool=mask_roi_pool,
-        box_head=BoxHeadConfig(representation_size=box_head_dim),
+        box_head=BoxHeadConfig(representation_size=box_head_dim, refine_steps=box_refine_steps),
         mask_head=MaskHeadConfig(
             conv_layers=tuple(mask_head_layers),
             hidden_dim=mask_hidden_dim,
@@ -447,7 +448,8 @@ def maskrcnn_resnet101_fpn(
         **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
             the mask head), ``mask_head_norm`` (``"none"``, the seed's, or ``"gn"``: GroupNorm in the mask
             branch, see ``MaskHeadConfig.norm``), ``mask_paste`` (``"torchvision"``, the seed's, or ``"exact"``:
-            sub-pixel mask pasting at inference, see ``MaskHeadConfig.paste``), ``fpn_out_channels``, ``box_head_dim``, ``class_names``, and
+            sub-pixel mask pasting at inference, see ``MaskHeadConfig.paste``), ``box_refine_steps`` (0, the seed's, to 3:
+            extra box-head passes at inference, see ``BoxHeadConfig.refine_steps``), ``fpn_out_channels``, ``box_head_dim``, ``class_names``, and
             any scalar ``torchvision.models.detection.MaskRCNN`` keyword argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
 
     Returns:

@@ -23,6 +23,7 @@ __all__ = [
     "MASK_HEAD_NORMS",
     "MASK_PASTE_MODES",
     "MASK_UPSAMPLING_STAGES",
+    "MAX_BOX_REFINE_STEPS",
     "BoxHeadConfig",
     "MaskHeadConfig",
     "MaskRCNNConfig",
@@ -47,6 +48,9 @@ MASK_HEAD_NORMS = ("none", "gn")
 #: How predicted masks are pasted into the image (``MaskHeadConfig.paste``): torchvision's integer-box resize
 #: (the seed's) or the sub-pixel paste of :func:`maskrcnn_custom.models.paste.paste_masks_exact`.
 MASK_PASTE_MODES = ("torchvision", "exact")
+#: Most extra box-head passes at inference a config may ask for (``BoxHeadConfig.refine_steps``); two gave the
+#: last measurable gain on thin objects (docs/model.md, "Box refinement").
+MAX_BOX_REFINE_STEPS = 3
 #: ResNet depths the backbone builder knows.
 BACKBONE_NAMES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
@@ -142,9 +146,15 @@ class BoxHeadConfig:
 
     Attributes:
         representation_size: Width of both fully connected layers (and input of the box predictor).
+        refine_steps: Extra box-head passes at inference (0, the seed's and torchvision's, to
+            :data:`MAX_BOX_REFINE_STEPS`): each moves every detection's box by
+            the box head's regression computed from that box's own features, and the masks are predicted in
+            the final boxes (:class:`~maskrcnn_custom.models.refine.RefiningRoIHeads`). It changes no weight
+            and no training step; it costs one box-head pass on the kept detections per step.
     """
 
     representation_size: int = 1024
+    refine_steps: int = 0
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,7 @@ def apply_overrides(config: MaskRCNNConfig, overrides: Mapping[str, Any], origin
     """Apply explicitly given builder arguments on top of a weights' config.
 
     Arguments that fix the architecture (anchors, RoI pools, mask head, backbone norm) must agree with the
-    config; the others (``trainable_backbone_layers``, ``mask_paste``, ``class_names``, ``min_size``, ``max_size``,
+    config; the others (``trainable_backbone_layers``, ``mask_paste``, ``box_refine_steps``, ``class_names``, ``min_size``, ``max_size``,
     ``rpn_batch_size_per_image`` and scalar ``MaskRCNN`` options such as ``box_score_thresh``) are applied.
     Every value in ``overrides`` counts as given, also one equal to a builder default.
 
@@ -194,6 +194,8 @@ def apply_overrides(config: MaskRCNNConfig, overrides: Mapping[str, Any], origin
             changes["backbone"] = dataclasses.replace(config.backbone, trainable_layers=n)
     if "mask_paste" in given:  # inference only: no weight depends on it
         changes["mask_head"] = dataclasses.replace(config.mask_head, paste=given.pop("mask_paste"))
+    if "box_refine_steps" in given:  # inference only: no weight depends on it
+        changes["box_head"] = dataclasses.replace(config.box_head, refine_steps=given.pop("box_refine_steps"))
     if "class_names" in given:
         names = given.pop("class_names")
         changes["class_names"] = None if names is None else tuple(names)

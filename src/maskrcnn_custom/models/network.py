@@ -15,6 +15,7 @@ from .backbone import build_backbone
 from .config import MaskRCNNConfig, RoIPoolConfig, mask_upsampling_stages
 from .init import init_output_layers
 from .paste import ExactPasteTransform
+from .refine import RefiningRoIHeads
 from .validation import validate_config
 
 __all__ = ["MASK_UPSAMPLING_CHANNELS", "HighResMaskPredictor", "build_model", "head_group_norm"]
@@ -182,6 +183,8 @@ def build_model(config: MaskRCNNConfig) -> MaskRCNN:
     )
     if config.mask_head.paste == "exact":
         model.transform = ExactPasteTransform.like(model.transform)
+    if config.box_head.refine_steps:
+        model.roi_heads = RefiningRoIHeads.like(model.roi_heads, config.box_head.refine_steps)
     init_output_layers(model)
     model.config = config
     return model

@@ -22,6 +22,7 @@ from .config import (
     BACKBONE_NAMES,
     MASK_HEAD_NORMS,
     MASK_PASTE_MODES,
+    MAX_BOX_REFINE_STEPS,
     NORM_LAYERS,
     MaskRCNNConfig,
     RoIPoolConfig,
@@ -339,6 +340,13 @@ def validate_config(config: MaskRCNNConfig) -> None:
     _check_pool(config.mask_roi_pool, "mask_roi_pool", featmaps)
     rep = config.box_head.representation_size
     _check_positive(rep, "box_head.representation_size", "representation_size")
+    check_int(
+        config.box_head.refine_steps,
+        "box_refine_steps (box_head.refine_steps)",
+        minimum=0,
+        maximum=MAX_BOX_REFINE_STEPS,
+        hint="0 is torchvision's single box regression; 1 or 2 extra box-head passes tighten the boxes at inference",
+    )
     mh = config.mask_head
     width = _cap("mask_conv_width")
     if (
