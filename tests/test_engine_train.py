@@ -132,6 +132,23 @@ def test_amp_bfloat16_autocast_on_cpu():
     assert model.autocast_seen[0][0] is False
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_auto_is_bfloat16_only_on_a_cpu_that_computes_it(monkeypatch, native):
+    from maskrcnn_custom.engine import amp as amp_module
+
+    monkeypatch.setattr(amp_module, "cpu_has_native_bf16", lambda: native)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert amp_module.resolve_amp_dtype("auto", cpu) == (torch.bfloat16 if native else None)
+    assert amp_module.resolve_amp_dtype("auto", cuda) == torch.float16
+    assert amp_module.resolve_amp_dtype(True, cpu) == torch.bfloat16  # True stays bfloat16 on any CPU
+    model = ToyDetector()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    train_one_epoch(model, opt, _toy_loader(1), "cpu", 1, amp="auto", progress=False)
+    assert model.autocast_seen[0][0] is native
+    if native:
+        assert model.autocast_seen == [(True, torch.bfloat16)]
+
+
 def test_amp_float16_needs_and_uses_a_grad_scaler():
     model = ToyDetector()
     opt = torch.optim.SGD(model.parameters(), lr=1.0)

@@ -92,6 +92,10 @@ def test_values_are_normalised():
     r = TrainingRecipe(lr=1, momentum=0, amp="bf16")
     assert type(r.lr) is float and type(r.momentum) is float and r.amp == "bfloat16"
     assert TrainingRecipe(amp="fp16").amp == "float16" and TrainingRecipe(amp=None).amp is False
+    assert (
+        TrainingRecipe(amp="AUTO").amp == "auto"
+        and TrainingRecipe.from_dict(TrainingRecipe(amp="auto").to_dict()).amp == "auto"
+    )
     assert TrainingRecipe(lr=1) == TrainingRecipe(lr=1.0)
 
 

@@ -116,7 +116,7 @@ def _add_model_arguments(group: argparse._ArgumentGroup) -> None:
     )
 
 
-_AMP_FLAGS: dict[str, bool | str] = {"off": False, "fp16": "float16", "bf16": "bfloat16"}
+_AMP_FLAGS: dict[str, bool | str] = {"off": False, "auto": "auto", "fp16": "float16", "bf16": "bfloat16"}
 _AMP_NAMES = {value: name for name, value in _AMP_FLAGS.items()}
 
 #: ``--flag`` -> (TrainingRecipe field, argparse options) of the recipe flags.
@@ -168,8 +168,9 @@ _RECIPE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
         {
             "type": lambda text: _AMP_FLAGS.get(text, text),
             "choices": tuple(_AMP_FLAGS.values()),
-            "metavar": "{off,fp16,bf16}",
-            "help": "mixed precision: fp16 (with a gradient scaler; CUDA) or bf16",
+            "metavar": "{off,auto,fp16,bf16}",
+            "help": "mixed precision: fp16 (with a gradient scaler; CUDA), bf16, or auto (fp16 on CUDA, bf16 on a "
+            "CPU with native bfloat16, else off)",
         },
     ),
 }
