@@ -122,6 +122,8 @@ def test_like_shares_the_modules_and_leaves_the_original_alone():
     assert refining.box_head is heads.box_head and refining.mask_predictor is heads.mask_predictor
     assert refining.refine_steps == 2 and not hasattr(heads, "refine_steps")
     assert list(refining.state_dict()) == list(heads.state_dict())
+    refining.mask_predictor = torch.nn.Identity()
+    assert not isinstance(heads.mask_predictor, torch.nn.Identity)
 
 
 @pytest.mark.parametrize("bad", [-1, 4, 1.5, "1", True])

@@ -81,7 +81,10 @@ class RefiningRoIHeads(RoIHeads):
     def like(cls, heads: RoIHeads, refine_steps: int) -> RefiningRoIHeads:
         """``heads``' modules and settings (shared, not copied) with ``refine_steps`` extra passes."""
         refining = cls.__new__(cls)
-        refining.__dict__.update(heads.__dict__)
+        # the module dicts are copied, so replacing a submodule of one heads object leaves the other's alone
+        refining.__dict__.update(
+            {k: v.copy() if isinstance(v, dict) else v for k, v in heads.__dict__.items()}
+        )
         refining.refine_steps = refine_steps
         refining._refine_features = None
         return refining
