@@ -24,16 +24,14 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
-from _machine import check_out_free, cpu_model, load_averages, write_report
+from _heldout import add_heldout_args, ap_row, check_heldout_args, heldout_description, load_heldout
+from _machine import cpu_model, load_averages, write_report
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 from torchvision.models.detection.roi_heads import maskrcnn_inference
 
-from maskrcnn_custom import SyntheticElongatedDataset, collate_fn, evaluate, from_pretrained
 from maskrcnn_custom.models.refine import RefiningRoIHeads
 
 
@@ -97,49 +95,26 @@ def masks_in_true_boxes(model: nn.Module, dataset: Any) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, required=True, help="a save_pretrained folder")
+    add_heldout_args(p)
     p.add_argument("--steps", default="0,1,2", help="comma-separated numbers of extra box-head passes")
-    p.add_argument("--image-size", type=int, default=256)
-    p.add_argument("--val-images", type=int, default=50, help="held-out images (default 50, seed 1000)")
-    p.add_argument("--val-seed", type=int, default=1000)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     args = p.parse_args(argv)
-    check_out_free(args.out, args.overwrite)
-    if not args.model.is_dir():
-        raise FileNotFoundError(f"--model {args.model} is not a save_pretrained folder")
     try:
         steps = [int(s) for s in args.steps.split(",") if s.strip()]
     except ValueError:
         p.error(f"--steps must be comma-separated ints >= 0, got {args.steps!r}")
     if not steps or min(steps) < 0:
         p.error(f"--steps must be comma-separated ints >= 0, got {args.steps!r}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    check_heldout_args(args)
     before = load_averages()
     start = time.perf_counter()
-    model = from_pretrained(args.model).eval()
-    val = SyntheticElongatedDataset(
-        args.val_images, image_size=args.image_size, seed=args.val_seed, config="heldout"
-    )
-    loader = DataLoader(val, batch_size=4, collate_fn=collate_fn)
-    rows = {}
-    for n in steps:
-        t = time.perf_counter()
-        metrics = evaluate(with_refine_steps(model, n), loader, "cpu", progress=False, thin_metrics=False)
-        rows[str(n)] = {
-            **{f"segm_{k}": metrics["segm"][k] for k in ("AP", "AP50", "AP75")},
-            **{f"bbox_{k}": metrics["bbox"][k] for k in ("AP", "AP50", "AP75")},
-            "eval_s": round(time.perf_counter() - t, 1),
-        }
+    model, val, loader = load_heldout(args)
+    rows = {str(n): ap_row(with_refine_steps(model, n), loader) for n in steps}
     ceiling = masks_in_true_boxes(model, val)
     report = {
         "benchmark": "box_refine",
         "machine": {"cpu": cpu_model(), "python": platform.python_version(), "torch": torch.__version__},
         "model": str(args.model),
-        "val_data": f"SyntheticElongatedDataset({args.val_images}, image_size={args.image_size}, "
-        f"seed={args.val_seed}, config='heldout')",
+        "val_data": heldout_description(args),
         "extra_box_head_passes": rows,
         "masks_in_true_boxes": ceiling,
         "load_average_1_5_15": {"before": before, "after": load_averages()},

@@ -20,16 +20,13 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
-from _machine import check_out_free, cpu_model, load_averages, write_report
+from _heldout import add_heldout_args, ap_row, check_heldout_args, heldout_description, load_heldout
+from _machine import cpu_model, load_averages, write_report
 from box_refine import predict_masks
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
-
-from maskrcnn_custom import SyntheticElongatedDataset, collate_fn, evaluate, from_pretrained
 
 #: Variant name -> keyword arguments of :class:`Variant`.
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -92,41 +89,16 @@ class Variant(nn.Module):
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, required=True, help="a save_pretrained folder")
+    add_heldout_args(p)
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {list(VARIANTS)}")
-    p.add_argument("--image-size", type=int, default=256)
-    p.add_argument("--val-images", type=int, default=50, help="held-out images (default 50, seed 1000)")
-    p.add_argument("--val-seed", type=int, default=1000)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     args = p.parse_args(argv)
-    check_out_free(args.out, args.overwrite)
-    if not args.model.is_dir():
-        raise FileNotFoundError(f"--model {args.model} is not a save_pretrained folder")
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = sorted(set(names) - set(VARIANTS))
-    if not names or unknown:
+    if not names or sorted(set(names) - set(VARIANTS)):
         p.error(f"--variants must name some of {list(VARIANTS)}, got {args.variants!r}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    check_heldout_args(args)
     before, start = load_averages(), time.perf_counter()
-    model = from_pretrained(args.model).eval()
-    val = SyntheticElongatedDataset(
-        args.val_images, image_size=args.image_size, seed=args.val_seed, config="heldout"
-    )
-    loader = DataLoader(val, batch_size=4, collate_fn=collate_fn)
-    rows = {}
-    for name in names:
-        t = time.perf_counter()
-        metrics = evaluate(
-            Variant(model, **VARIANTS[name]), loader, "cpu", progress=False, thin_metrics=False
-        )
-        rows[name] = {
-            **{f"segm_{k}": metrics["segm"][k] for k in ("AP", "AP50", "AP75")},
-            **{f"bbox_{k}": metrics["bbox"][k] for k in ("AP", "AP50", "AP75")},
-            "eval_s": round(time.perf_counter() - t, 1),
-        }
+    model, _, loader = load_heldout(args)
+    rows = {name: ap_row(Variant(model, **VARIANTS[name]), loader) for name in names}
     report = {
         "benchmark": "inference_variants",
         "machine": {
@@ -137,8 +109,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         },
         "model": str(args.model),
         "box_refine_steps": model.config.box_head.refine_steps,
-        "val_data": f"SyntheticElongatedDataset({args.val_images}, image_size={args.image_size}, "
-        f"seed={args.val_seed}, config='heldout')",
+        "val_data": heldout_description(args),
         "variants": rows,
         "load_average_1_5_15": {"before": before, "after": load_averages()},
         "wall_s": round(time.perf_counter() - start, 1),

@@ -124,6 +124,8 @@ def test_like_shares_the_modules_and_leaves_the_original_alone():
     assert list(refining.state_dict()) == list(heads.state_dict())
     refining.mask_predictor = torch.nn.Identity()
     assert not isinstance(heads.mask_predictor, torch.nn.Identity)
+    with pytest.raises(ValueError, match=r"refine_steps must be an int in \[0, 3\], got 4"):
+        RefiningRoIHeads.like(heads, 4)
 
 
 @pytest.mark.parametrize("bad", [-1, 4, 1.5, "1", True])

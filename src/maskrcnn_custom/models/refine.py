@@ -14,6 +14,9 @@ from torch import Tensor
 from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision.ops.boxes import clip_boxes_to_image
 
+from .._utils.checks import check_int
+from .config import MAX_BOX_REFINE_STEPS
+
 __all__ = ["RefiningRoIHeads", "refine_boxes"]
 
 
@@ -79,7 +82,18 @@ class RefiningRoIHeads(RoIHeads):
 
     @classmethod
     def like(cls, heads: RoIHeads, refine_steps: int) -> RefiningRoIHeads:
-        """``heads``' modules and settings (shared, not copied) with ``refine_steps`` extra passes."""
+        """``heads``' modules and settings (shared, not copied) with ``refine_steps`` extra passes.
+
+        Raises:
+            ValueError: If ``refine_steps`` is not an int in 0-3, before anything is copied.
+        """
+        check_int(
+            refine_steps,
+            "refine_steps",
+            minimum=0,
+            maximum=MAX_BOX_REFINE_STEPS,
+            hint="extra box-head passes",
+        )
         refining = cls.__new__(cls)
         # the module dicts are copied, so replacing a submodule of one heads object leaves the other's alone
         refining.__dict__.update(
