@@ -72,6 +72,36 @@ def test_patch_deconvolution_as_matmul_matches_conv_transpose(bias):
         torch.testing.assert_close(p.grad, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_patch_deconvolution_output_is_a_new_channels_last_tensor():
+    # A view would make the predictor's in-place ReLU record CopySlices (a full copy in backward).
+    deconv = nn.ConvTranspose2d(6, 5, 2, stride=2)
+    x = torch.randn(2, 6, 3, 4, requires_grad=True)
+    with cpu_speedups_context(deconv, enabled=True):
+        out = deconv(x)
+        assert out._base is None
+        assert out.is_contiguous(memory_format=torch.channels_last)
+        relu = torch.relu_(out)
+    assert "CopySlices" not in type(relu.grad_fn).__name__
+    relu.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_patch_deconvolution_under_bf16_autocast_matches_conv_transpose():
+    deconv = nn.ConvTranspose2d(8, 4, 2, stride=2)
+    x = torch.randn(2, 8, 3, 3)
+    ref, mine = x.clone().requires_grad_(), x.clone().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out_ref = deconv(ref)
+        with cpu_speedups_context(deconv, enabled=True):
+            out = deconv(mine)
+    assert out.dtype == out_ref.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), out_ref.float(), rtol=2e-2, atol=2e-2)
+    out.float().sum().backward()
+    out_ref.float().sum().backward()
+    assert mine.grad.dtype == torch.float32
+    torch.testing.assert_close(mine.grad, ref.grad, rtol=2e-2, atol=5e-2)
+
+
 def test_overlapping_deconvolution_keeps_torch_path():
     deconv = nn.ConvTranspose2d(2, 2, 3, stride=2)
     with cpu_speedups_context(deconv, enabled=True):

@@ -254,29 +254,70 @@ def _is_patch_deconv(m: nn.Module) -> bool:
     )
 
 
+class _PatchDeconv(torch.autograd.Function):
+    """``ConvTranspose2d`` with kernel == stride as matrix products; the output is a new channels_last tensor.
+
+    The output is not a view (a view would make the predictor's in-place ReLU record a ``CopySlices`` node,
+    whose backward copies the whole 1500-channel map again). Under CPU autocast the products run in the
+    autocast dtype, as the convolution would.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x, weight, bias, kernel):  # type: ignore[override]
+        n, c, h, w = x.shape
+        kh, kw = kernel
+        o = weight.shape[1]
+        dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+        with torch.autocast("cpu", enabled=False):
+            rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c).to(dtype)
+            # weight (c, o, kh, kw) -> (c, kh*kw*o): columns in the output's (kh, kw, o) order
+            wmat = weight.permute(0, 2, 3, 1).reshape(c, kh * kw * o).to(dtype)
+            if bias is None:
+                y = rows @ wmat
+            else:
+                y = torch.addmm(bias.to(dtype).repeat(kh * kw), rows, wmat)
+            out = torch.empty((n, o, h * kh, w * kw), dtype=dtype, memory_format=torch.channels_last)
+            out.permute(0, 2, 3, 1).view(n, h, kh, w, kw, o).copy_(
+                y.view(n, h, w, kh, kw, o).permute(0, 1, 3, 2, 4, 5)
+            )
+        ctx.save_for_backward(rows, wmat)
+        ctx.meta = (n, c, h, w, kh, kw, o, x.dtype, weight.dtype, bias is not None)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor):  # type: ignore[override]
+        rows, wmat = ctx.saved_tensors
+        n, c, h, w, kh, kw, o, x_dtype, w_dtype, has_bias = ctx.meta
+        g = (
+            grad_out.to(rows.dtype)
+            .permute(0, 2, 3, 1)
+            .reshape(n, h, kh, w, kw, o)
+            .permute(0, 1, 3, 2, 4, 5)
+            .reshape(n * h * w, kh * kw * o)
+        )
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = (g @ wmat.t()).view(n, h, w, c).permute(0, 3, 1, 2).to(x_dtype)
+        if ctx.needs_input_grad[1]:
+            grad_w = (rows.t() @ g).view(c, kh, kw, o).permute(0, 3, 1, 2).to(w_dtype)
+        if has_bias and ctx.needs_input_grad[2]:
+            grad_b = g.view(n * h * w * kh * kw, o).sum(0, dtype=torch.float32).to(w_dtype)
+        return grad_x, grad_w, grad_b, None
+
+
 def _deconv_forward(
     self: nn.ConvTranspose2d, x: torch.Tensor, output_size: list[int] | None = None
 ) -> torch.Tensor:
     """A kernel == stride transposed convolution as one matrix product (its patches do not overlap).
 
     ``out[n, o, kh*i + a, kw*j + b] = bias[o] + sum_c x[n, c, i, j] * weight[c, o, a, b]``: the same sums as
-    the convolution, as ``(N*H*W, C) @ (C, O*kh*kw)``; its backward is two matrix products, where oneDNN's
-    CPU deconvolution backward runs well below the matmul rate. The result is in ``channels_last``.
+    the convolution, as ``(N*H*W, C) @ (C, kh*kw*O)``; its backward is two matrix products, where oneDNN's
+    CPU deconvolution backward runs well below the matmul rate. The result is a new ``channels_last``
+    tensor (see :class:`_PatchDeconv`).
     """
     if output_size is not None or x.dim() != 4 or x.device.type != "cpu":
         return nn.ConvTranspose2d.forward(self, x, output_size)
-    n, c, h, w = x.shape
-    kh, kw = self.kernel_size
-    o = self.out_channels
-    rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
-    weight = self.weight.reshape(c, o * kh * kw)
-    if self.bias is None:
-        y = rows @ weight
-    else:
-        y = torch.addmm(self.bias.repeat_interleave(kh * kw), rows, weight)
-    # (n, h, w, o, kh, kw) -> (n, h, kh, w, kw, o): (n, o, h*kh, w*kw) in channels_last
-    y = y.view(n, h, w, o, kh, kw).permute(0, 1, 4, 2, 5, 3).reshape(n, h * kh, w * kw, o)
-    return y.permute(0, 3, 1, 2)
+    return _PatchDeconv.apply(x, self.weight, self.bias, tuple(self.kernel_size))
 
 
 @contextlib.contextmanager
