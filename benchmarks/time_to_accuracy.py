@@ -195,6 +195,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="default",
         help="training generator: the generator's defaults, or the demo's (1-5 thicker objects)",
     )
+    d.add_argument(
+        "--train-data-kwargs",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="SyntheticConfig fields over --train-data (generator variety), e.g. '{\"curvature_range\": [0, 2.2]}'",
+    )
     r = p.add_argument_group("library recipe (defaults: the demo's)")
     r.add_argument("--backbone", default="resnet18")
     r.add_argument("--backbone-norm", choices=("bn", "gn", "frozen_bn"), default="bn")
@@ -359,10 +366,12 @@ def eval_times(args: argparse.Namespace) -> list[float]:
 
 
 def train_data_config(args: argparse.Namespace) -> SyntheticConfig:
+    """The training generator: ``--train-data`` with the ``--train-data-kwargs`` fields on top."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in args.train_data_kwargs.items()}
     if args.train_data == "demo":
         demo = demo_settings()
-        return SyntheticConfig(num_objects=demo.num_objects, width_range=demo.width_range)
-    return SyntheticConfig()
+        fields = {"num_objects": demo.num_objects, "width_range": demo.width_range, **fields}
+    return SyntheticConfig(**fields)
 
 
 def batch_stream(dataset: SyntheticElongatedDataset, args: argparse.Namespace) -> Iterator[Any]:

@@ -16,9 +16,10 @@ What it reports (JSON on stdout, and in ``--out FILE`` when given, written atomi
 * ``flops_per_step``: FLOPs of one training step (forward + backward, counted by ``FlopCounterMode`` on
   the first step) and ``peak_matmul_gflops``: a 2048x2048 float32 ``torch.mm`` measured in the same run;
   every variant's ``fraction_of_peak_matmul`` is FLOPs / median step time / peak;
-* ``variants``: seconds per step per round (variants interleaved round-robin, ``--rounds`` >= 3 rounds of
-  ``--iters`` steps), the median with min and max, and the ratio to ``plain`` from the same run
-  (> 1: faster than plain), with the load averages before and after; also the process CPU seconds per
+* ``variants``: seconds per step per round (variants interleaved round-robin, ``--rounds`` >= 3 timed rounds
+  of ``--iters`` steps after ``--warmup-rounds`` untimed ones), the median with min and max, and the ratio
+  of medians to ``plain`` from the same run (> 1: faster than plain; the goal), with the ratio of every
+  round (same batches) and its median, with the load averages before and after; also the process CPU seconds per
   step (``cpu_s_per_step_*``), which time slicing on a shared machine does not inflate (with ``--threads 1``).
 
 Variants:
@@ -66,7 +67,9 @@ SEED = 0
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
-        "--quick", action="store_true", help="smoke run: resnet18, 64 px, 64 sampled RoIs, 3 rounds of 1 step"
+        "--quick",
+        action="store_true",
+        help="smoke run: resnet18, 64 px, 64 sampled RoIs, 3 rounds of 1 step, no warm-up",
     )
     p.add_argument(
         "--arch", default=None, help="backbone (default resnet101, the seed's; resnet18 with --quick)"
@@ -76,7 +79,15 @@ def parse_args(argv=None):
     p.add_argument(
         "--iters", type=int, default=None, help="steps per variant per round (default 2; 1 --quick)"
     )
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds, >= 3 (default 3)")
+    p.add_argument(
+        "--rounds", type=int, default=None, help="timed interleaved rounds, >= 3 (default 5; 3 with --quick)"
+    )
+    p.add_argument(
+        "--warmup-rounds",
+        type=int,
+        default=None,
+        help="untimed interleaved rounds first: oneDNN primitives, allocator, optimiser state (default 1; 0 --quick)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset, with plain")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON report to this file")
@@ -86,10 +97,14 @@ def parse_args(argv=None):
     args.arch = args.arch or ("resnet18" if q else "resnet101")
     args.image_size = args.image_size or (64 if q else 256)
     args.iters = args.iters or (1 if q else 2)
+    args.rounds = (3 if q else 5) if args.rounds is None else args.rounds
+    args.warmup_rounds = (0 if q else 1) if args.warmup_rounds is None else args.warmup_rounds
     args.threads = args.threads or os.cpu_count() or 1
     for name in ("batch_size", "iters", "threads"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.warmup_rounds < 0:
+        p.error(f"--warmup-rounds must be >= 0, got {args.warmup_rounds}")
     if args.rounds < 3:
         p.error(f"--rounds must be >= 3 (median with min-max over interleaved rounds), got {args.rounds}")
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -213,7 +228,7 @@ def main(argv=None) -> dict:
     extra = {"box_batch_size_per_image": 64} if args.quick else {}
     config = make_config(backbone=args.arch, min_size=args.image_size, max_size=args.image_size, **extra)
     base = build_model(config)
-    n_images = args.batch_size * (1 + args.iters * args.rounds)
+    n_images = args.batch_size * (1 + args.iters * (args.warmup_rounds + args.rounds))
     dataset = SyntheticElongatedDataset(n_images, image_size=args.image_size, seed=SEED)
     batches = list(DataLoader(dataset, batch_size=args.batch_size, shuffle=False, collate_fn=collate_fn))
     made = {name: make_variant(name, base) for name in args.variants}
@@ -230,14 +245,17 @@ def main(argv=None) -> dict:
     per_step: dict[str, list[float]] = {name: [] for name in runners}
     cpu_per_step: dict[str, list[float]] = {name: [] for name in runners}
     round_losses: dict[str, list[dict[str, float]]] = {name: [] for name in runners}
-    for r in range(args.rounds):
+    for r in range(args.warmup_rounds + args.rounds):
         start = 1 + r * args.iters
         chunk = batches[start : start + args.iters]
+        timed = r >= args.warmup_rounds
         for name, run in runners.items():
             t, c = time.perf_counter(), time.process_time()
-            round_losses[name].append(run(chunk, start))
-            per_step[name].append((time.perf_counter() - t) / args.iters)
-            cpu_per_step[name].append((time.process_time() - c) / args.iters)
+            losses = run(chunk, start)
+            if timed:
+                round_losses[name].append(losses)
+                per_step[name].append((time.perf_counter() - t) / args.iters)
+                cpu_per_step[name].append((time.process_time() - c) / args.iters)
     load_after = load_averages()
 
     first_diffs = {name: loss_diffs(first[name], first["plain"]) for name in runners if name != "plain"}
@@ -258,6 +276,11 @@ def main(argv=None) -> dict:
             "s_per_step_max": max(runs),
             "s_per_step_runs": runs,
             "speedup_vs_plain": med["plain"] / med[name],
+            # the same round's batches for both: the ratio per round, and its median
+            "speedup_vs_plain_per_round": [p / m for p, m in zip(per_step["plain"], runs, strict=True)],
+            "speedup_vs_plain_per_round_median": statistics.median(
+                p / m for p, m in zip(per_step["plain"], runs, strict=True)
+            ),
             "flops_per_step": flops[name],
             "fraction_of_peak_matmul": flops[name] / med[name] / peak,
             # process CPU seconds: with --threads 1 on a shared machine, immune to time slicing
@@ -286,6 +309,7 @@ def main(argv=None) -> dict:
             "batch_size": args.batch_size,
             "iters_per_round": args.iters,
             "rounds": args.rounds,
+            "warmup_rounds": args.warmup_rounds,
             "optimizer": "SGD lr 0.003 momentum 0.9 weight_decay 1e-4",
             "box_batch_size_per_image": config.detector_kwargs.get("box_batch_size_per_image", 512),
             "rng": f"torch.manual_seed({SEED} + step) before every step of every variant",

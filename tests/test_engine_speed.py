@@ -5,6 +5,7 @@ import copy
 import pytest
 import torch
 from torch import nn
+from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
 from torchvision.ops import MultiScaleRoIAlign, roi_align
 
 from helpers.models import train_model
@@ -38,10 +39,29 @@ def test_roi_align_fast_backward_matches_torchvision(aligned, channels_last):
     )
     out_ref.backward(grad)
     out.backward(grad)
-    assert torch.equal(out, out_ref)  # torchvision's own forward
-    assert ref.grad.abs().max() > 1  # a real gradient, compared to float tolerance
+    assert out_ref.abs().max() > 1  # real pooled values, compared to float tolerance
+    torch.testing.assert_close(out, out_ref, rtol=1e-5, atol=1e-5)
+    assert out.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert ref.grad.abs().max() > 1
     torch.testing.assert_close(mine.grad, ref.grad, rtol=1e-5, atol=1e-5)
     assert mine.grad.is_contiguous(memory_format=torch.channels_last) == channels_last
+
+
+def test_roi_align_fast_bfloat16_matches_torchvision_in_float32():
+    x = torch.randn(2, 6, 12, 10).contiguous(memory_format=torch.channels_last)
+    rois = _rois(30, images=2, size=40.0, seed=3)
+    grad = torch.randn(30, 6, 4, 4)
+    ref = x.clone().requires_grad_()
+    mine = x.to(torch.bfloat16).requires_grad_()
+    out_ref = roi_align(ref, rois, (4, 4), spatial_scale=0.25, sampling_ratio=2)
+    out = roi_align_fast_backward(mine, rois, output_size=(4, 4), spatial_scale=0.25, sampling_ratio=2)
+    out_ref.backward(grad)
+    out.backward(grad.to(torch.bfloat16))
+    assert out.dtype == mine.grad.dtype == torch.bfloat16
+    assert "RoIAlignFast" in type(out.grad_fn).__name__
+    # bfloat16 keeps 8 bits of mantissa: the inputs' rounding alone moves results by ~1 %
+    torch.testing.assert_close(out.float(), out_ref, rtol=0.02, atol=0.02)
+    torch.testing.assert_close(mine.grad.float(), ref.grad, rtol=0.02, atol=0.05)
 
 
 def test_roi_align_fast_backward_falls_back_for_adaptive_sampling():
@@ -102,6 +122,57 @@ def test_patch_deconvolution_under_bf16_autocast_matches_conv_transpose():
     torch.testing.assert_close(mine.grad, ref.grad, rtol=2e-2, atol=5e-2)
 
 
+def _predictor_grads(predictor, x, grad):
+    x = x.clone().requires_grad_()
+    predictor.zero_grad()
+    out = predictor(x)
+    out.backward(grad)
+    return out, x.grad, {n: p.grad.clone() for n, p in predictor.named_parameters()}
+
+
+def test_mask_predictor_as_fused_matmuls_matches_torchvision():
+    predictor = MaskRCNNPredictor(8, 12, 3)  # conv5_mask (2x2 deconv) -> ReLU -> 1x1 mask_fcn_logits
+    x = torch.randn(5, 8, 6, 7).contiguous(memory_format=torch.channels_last)
+    grad = torch.randn(5, 3, 12, 14)
+    ref, ref_gx, ref_gp = _predictor_grads(predictor, x, grad)
+    with cpu_speedups_context(predictor, enabled=True):
+        assert "forward" in vars(predictor) and "forward" not in vars(predictor.conv5_mask)
+        out, gx, gp = _predictor_grads(predictor, x, grad)
+        assert type(out.grad_fn).__name__ == "_PatchPredictorBackward"
+    assert "forward" not in vars(predictor)
+    assert ref.abs().max() > 0.1 and ref_gx.abs().max() > 0.1
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gx, ref_gx, rtol=1e-5, atol=1e-5)
+    assert gx.is_contiguous(memory_format=torch.channels_last)
+    assert set(gp) == set(ref_gp)
+    for name, g in gp.items():
+        assert ref_gp[name].abs().max() > 0.01, name
+        torch.testing.assert_close(g, ref_gp[name], rtol=1e-5, atol=1e-4)
+
+
+def test_mask_predictor_fused_under_bf16_autocast_matches_torchvision():
+    predictor = MaskRCNNPredictor(8, 6, 2)
+    x = torch.randn(3, 8, 4, 4)
+    grad = torch.randn(3, 2, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ref, ref_gx, ref_gp = _predictor_grads(predictor, x, grad)
+        with cpu_speedups_context(predictor, enabled=True):
+            out, gx, gp = _predictor_grads(predictor, x, grad)
+    assert out.dtype == ref.dtype == torch.bfloat16 and gx.dtype == torch.float32
+    torch.testing.assert_close(out.float(), ref.float(), rtol=2e-2, atol=2e-2)
+    torch.testing.assert_close(gx, ref_gx, rtol=2e-2, atol=5e-2)
+    for name, g in gp.items():
+        assert g.dtype == torch.float32
+        torch.testing.assert_close(g, ref_gp[name], rtol=2e-2, atol=0.1)
+
+
+def test_other_mask_predictors_keep_their_path():
+    odd = nn.Sequential(nn.ConvTranspose2d(4, 4, 2, 2), nn.ReLU(), nn.Conv2d(4, 2, 3, padding=1))
+    with cpu_speedups_context(odd, enabled=True):
+        assert "forward" not in vars(odd)
+        assert "forward" in vars(odd[0])  # the up-sampling alone still runs as one matrix product
+
+
 def test_overlapping_deconvolution_keeps_torch_path():
     deconv = nn.ConvTranspose2d(2, 2, 3, stride=2)
     with cpu_speedups_context(deconv, enabled=True):
@@ -118,9 +189,9 @@ def test_cpu_speedups_context_converts_and_restores_the_model():
         assert model.backbone.body.conv1.weight.is_contiguous(memory_format=torch.channels_last)
         assert not model.backbone.body.conv1.weight.is_contiguous()
         assert "forward" in vars(pooler)
-        assert "forward" in vars(model.roi_heads.mask_predictor.conv5_mask)
+        assert "forward" in vars(model.roi_heads.mask_predictor)
     assert "forward" not in vars(pooler)
-    assert "forward" not in vars(model.roi_heads.mask_predictor.conv5_mask)
+    assert "forward" not in vars(model.roi_heads.mask_predictor)
     assert all(p.is_contiguous() for p in model.parameters())
     assert all(a is b for a, b in zip(params, model.parameters(), strict=True))  # same Parameter objects
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())

@@ -17,6 +17,7 @@ def test_train_iteration_quick_reports_equal_losses_flops_and_rounds(tmp_path):
     report = run_benchmark("train_iteration.py", "--quick", "--threads", "1", "--out", str(out), timeout=600)
     assert json.loads(out.read_text()) == report
     assert report["quick"] is True and report["setup"]["rounds"] == 3
+    assert report["setup"]["warmup_rounds"] == 0
     machine = report["machine"]
     assert machine["peak_matmul_gflops"] > 0
     assert set(machine["load_average_1_5_15"]) == {"before", "after"}
@@ -40,6 +41,11 @@ def test_train_iteration_quick_reports_equal_losses_flops_and_rounds(tmp_path):
         assert 0 < v["s_per_step_min"] <= v["s_per_step_median"] <= v["s_per_step_max"]
         assert 0 < v["fraction_of_peak_matmul"] < 1.5
         assert len(v["cpu_s_per_step_runs"]) == 3 and v["cpu_s_per_step_median"] > 0
+        ratios = [
+            p / m for p, m in zip(variants["plain"]["s_per_step_runs"], v["s_per_step_runs"], strict=True)
+        ]
+        assert v["speedup_vs_plain_per_round"] == pytest.approx(ratios)
+        assert v["speedup_vs_plain_per_round_median"] == pytest.approx(sorted(ratios)[1])
     assert report["library_speedup_vs_plain"] == variants["library"]["speedup_vs_plain"]
     assert isinstance(report["goal_1_5x_met"], bool)
 

@@ -1,19 +1,21 @@
-"""CPU training speed-ups that keep the math: ``channels_last``, RoIAlign and mask up-sampling backwards.
+"""CPU training speed-ups that keep the math: ``channels_last``, a vectorised RoIAlign and mask predictor.
 
-:func:`~maskrcnn_custom.engine.train_one_epoch` applies both by default when it trains on the CPU
+:func:`~maskrcnn_custom.engine.train_one_epoch` applies them by default when it trains on the CPU
 (``cpu_speedups=None``), for the duration of the epoch only: the model's parameters and its RoI poolers are the
-user's own again when the call returns. Neither changes what is computed, only the order of float
+user's own again when the call returns. None changes what is computed, only the order of float
 additions:
 
 * **channels_last**: oneDNN convolutions run in NHWC, without the layout reorders the NCHW path pays in
   both passes;
-* **RoIAlign backward**: torchvision's CPU kernel scatters every pooled value of every channel with
-  scalar code (one bilinear weight computation per channel); here the scatter is one sparse x dense
-  matrix product over all channels at once, with the same bilinear weights (torchvision's formulas).
-  The forward is torchvision's own kernel;
+* **RoIAlign**: torchvision's CPU kernels gather (forward) and scatter (backward) every pooled value of
+  every channel with scalar code, one bilinear weight computation per channel; here the bilinear taps of
+  every bin are computed once, with torchvision's formulas, and shared by all channels: the forward is one
+  weighted ``embedding_bag`` over the NHWC rows of the feature map, the backward one sparse x dense
+  matrix product. Both run in float32 (bfloat16 features are cast, as torchvision does under autocast);
 * **mask up-sampling**: the mask predictor's 2x2 stride-2 ``ConvTranspose2d`` (non-overlapping patches) as
   one matrix product, whose backward (two matrix products) runs faster than oneDNN's deconvolution
-  backward.
+  backward; in torchvision's ``MaskRCNNPredictor`` the ReLU and the 1x1 logits conv join it, in the
+  up-sampling's patch order, so the wide hidden map is never re-laid out.
 """
 
 from __future__ import annotations
@@ -134,19 +136,39 @@ def _bilinear_corners(
     return pixel, column.reshape(1, -1).expand(4, -1).reshape(-1), weight
 
 
+def _bin_taps(
+    rois: torch.Tensor,
+    *,
+    height: int,
+    width: int,
+    pooled: tuple[int, int],
+    spatial_scale: float,
+    sampling_ratio: int,
+    aligned: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The bilinear taps of every pooled bin as ``(bins, taps)`` pixel indices and weights (bin-major)."""
+    pixel, _, weight = _bilinear_corners(
+        rois,
+        height=height,
+        width=width,
+        pooled=pooled,
+        spatial_scale=spatial_scale,
+        sampling_ratio=sampling_ratio,
+        aligned=aligned,
+    )
+    bins = rois.shape[0] * pooled[0] * pooled[1]
+    taps = 4 * sampling_ratio * sampling_ratio
+    # _bilinear_corners orders its taps (corner, bin, sample): regroup them by bin
+    pixel = pixel.view(4, bins, taps // 4).permute(1, 0, 2).reshape(bins, taps)
+    weight = weight.view(4, bins, taps // 4).permute(1, 0, 2).reshape(bins, taps)
+    return pixel, weight
+
+
 class _RoIAlignFastBackward(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, features, rois, output_size, spatial_scale, sampling_ratio, aligned):  # type: ignore[override]
-        ctx.save_for_backward(rois)
-        ctx.settings = (tuple(features.shape), output_size, spatial_scale, sampling_ratio, aligned)
-        ctx.channels_last = features.dim() == 4 and features.is_contiguous(memory_format=torch.channels_last)
-        return tv_roi_align(features, rois, output_size, spatial_scale, sampling_ratio, aligned)
-
-    @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor):  # type: ignore[override]
-        (rois,) = ctx.saved_tensors
-        (batch, channels, height, width), output_size, spatial_scale, sampling_ratio, aligned = ctx.settings
-        pixel, column, weight = _bilinear_corners(
+        channels, height, width = features.shape[1:]
+        pixel, weight = _bin_taps(
             rois,
             height=height,
             width=width,
@@ -155,17 +177,35 @@ class _RoIAlignFastBackward(torch.autograd.Function):
             sampling_ratio=sampling_ratio,
             aligned=aligned,
         )
-        keep = weight != 0
-        size = (batch * height * width, grad_output.shape[0] * output_size[0] * output_size[1])
+        ctx.save_for_backward(pixel, weight)
+        ctx.settings = (tuple(features.shape), features.dtype)
+        ctx.channels_last = features.is_contiguous(memory_format=torch.channels_last)
+        # every bin is the weighted sum of its taps: one embedding_bag over the NHWC rows of the map (a view
+        # for channels_last features), in float32 like torchvision's kernel under autocast
+        rows = features.permute(0, 2, 3, 1).reshape(-1, channels).to(torch.float32)
+        with torch.autocast("cpu", enabled=False):
+            out = torch.nn.functional.embedding_bag(pixel, rows, per_sample_weights=weight, mode="sum")
+        out = out.to(features.dtype).view(rois.shape[0], output_size[0], output_size[1], channels)
+        out = out.permute(0, 3, 1, 2)  # channels_last (K, C, ph, pw)
+        return out if ctx.channels_last else out.contiguous()
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor):  # type: ignore[override]
+        pixel, weight = ctx.saved_tensors
+        (batch, channels, height, width), dtype = ctx.settings
+        bins, taps = pixel.shape
+        keep = weight.reshape(-1) != 0
+        column = torch.arange(bins).repeat_interleave(taps)
         matrix = torch.sparse_coo_tensor(
-            torch.stack([pixel[keep], column[keep]]),
-            weight[keep].to(grad_output.dtype),
-            size,
+            torch.stack([pixel.reshape(-1)[keep], column[keep]]),
+            weight.reshape(-1)[keep],
+            (batch * height * width, bins),
             check_invariants=False,
         )
-        rows = grad_output.permute(0, 2, 3, 1).reshape(-1, channels)  # (rois * ph * pw, C)
-        grad = torch.sparse.mm(matrix, rows)  # (batch * H * W, C): NHWC
-        grad = grad.view(batch, height, width, channels).permute(0, 3, 1, 2)
+        rows = grad_output.permute(0, 2, 3, 1).reshape(-1, channels).to(torch.float32)  # (bins, C)
+        with torch.autocast("cpu", enabled=False):
+            grad = torch.sparse.mm(matrix, rows)  # (batch * H * W, C): NHWC
+        grad = grad.to(dtype).view(batch, height, width, channels).permute(0, 3, 1, 2)
         if not ctx.channels_last:
             grad = grad.contiguous()
         return grad, None, None, None, None, None
@@ -180,10 +220,13 @@ def roi_align_fast_backward(
     sampling_ratio: int,
     aligned: bool = False,
 ) -> torch.Tensor:
-    """``torchvision.ops.roi_align`` (same forward) whose backward is a sparse x dense product on the CPU.
+    """``torchvision.ops.roi_align``'s math with a vectorised CPU forward and backward.
 
-    Falls back to ``torchvision.ops.roi_align`` where the fast backward does not apply (not float32 on the
-    CPU, ``sampling_ratio <= 0``, a boxes list instead of ``Tensor[K, 5]``).
+    The bilinear taps of every bin (torchvision's formulas) are computed once for all channels; the forward is
+    a weighted ``embedding_bag`` over the feature map's NHWC rows, the backward a sparse x dense product,
+    both in float32 (the result has the dtype of ``features``; a channels_last map gives a channels_last
+    result). Falls back to ``torchvision.ops.roi_align`` where this does not apply (not float32 or bfloat16
+    on the CPU, ``sampling_ratio <= 0``, a boxes list instead of ``Tensor[K, 5]``).
 
     Args:
         features: ``(N, C, H, W)`` feature map.
@@ -207,7 +250,7 @@ def roi_align_fast_backward(
     """
     fast = (
         features.device.type == "cpu"
-        and features.dtype == torch.float32
+        and features.dtype in (torch.float32, torch.bfloat16)
         and features.dim() == 4
         and isinstance(rois, torch.Tensor)
         and sampling_ratio > 0
@@ -320,16 +363,106 @@ def _deconv_forward(
     return _PatchDeconv.apply(x, self.weight, self.bias, tuple(self.kernel_size))
 
 
+def _is_patch_predictor(m: nn.Module) -> bool:
+    """A sequential ``[patch ConvTranspose2d, ReLU, 1x1 Conv2d]`` (torchvision's ``MaskRCNNPredictor``)."""
+    if not isinstance(m, nn.Sequential) or len(m) != 3 or "forward" in vars(m):
+        return False
+    deconv, relu, logits = m
+    return (
+        _is_patch_deconv(deconv)
+        and type(relu) is nn.ReLU
+        and type(logits) is nn.Conv2d
+        and logits.kernel_size == (1, 1)
+        and logits.stride == (1, 1)
+        and logits.padding == (0, 0)
+        and logits.dilation == (1, 1)
+        and logits.groups == 1
+        and logits.padding_mode == "zeros"
+        and logits.bias is not None
+        and logits.in_channels == deconv.out_channels
+    )
+
+
+class _PatchPredictor(torch.autograd.Function):
+    """``[kernel == stride ConvTranspose2d, ReLU, 1x1 Conv2d]`` as matrix products in the patch order.
+
+    The wide hidden map stays in the deconvolution's patch order and is never re-laid out, only the few
+    output logits are.
+
+    ``hidden = relu(rows @ W1 + b1)`` with rows ``(N*H*W, C)`` and columns ``(kh, kw, O)``; the 1x1 logits
+    conv is ``hidden.view(-1, O) @ W2 + b2``, the same per-pixel sums; the backward is four matrix
+    products. Under CPU autocast the products run in the autocast dtype, as the convolutions would.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x, w1, b1, w2, b2, kernel):  # type: ignore[override]
+        n, c, h, w = x.shape
+        kh, kw = kernel
+        o = w1.shape[1]
+        k = w2.shape[0]
+        dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+        with torch.autocast("cpu", enabled=False):
+            rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c).to(dtype)
+            wmat1 = w1.permute(0, 2, 3, 1).reshape(c, kh * kw * o).to(dtype)  # columns (kh, kw, o)
+            if b1 is None:
+                hidden = rows @ wmat1
+            else:
+                hidden = torch.addmm(b1.to(dtype).repeat(kh * kw), rows, wmat1)
+            hidden.relu_()
+            wmat2 = w2.reshape(k, o).t().to(dtype)  # (o, k)
+            z = torch.addmm(b2.to(dtype), hidden.view(-1, o), wmat2)  # (N*H*W*kh*kw, k)
+            out = torch.empty((n, k, h * kh, w * kw), dtype=dtype)
+            out.view(n, k, h, kh, w, kw).copy_(z.view(n, h, w, kh, kw, k).permute(0, 5, 1, 3, 2, 4))
+        ctx.save_for_backward(rows, wmat1, hidden, wmat2)
+        ctx.meta = (n, c, h, w, kh, kw, o, k, x.dtype, w1.dtype, b1 is not None, w2.dtype)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor):  # type: ignore[override]
+        rows, wmat1, hidden, wmat2 = ctx.saved_tensors
+        n, c, h, w, kh, kw, o, k, x_dtype, w1_dtype, has_b1, w2_dtype = ctx.meta
+        gz = (
+            grad_out.to(rows.dtype)
+            .reshape(n, k, h, kh, w, kw)
+            .permute(0, 2, 4, 3, 5, 1)
+            .reshape(n * h * w * kh * kw, k)
+        )
+        flat = hidden.view(-1, o)
+        grad_w2 = (flat.t() @ gz).t().reshape(k, o, 1, 1).to(w2_dtype)
+        grad_b2 = gz.sum(0, dtype=torch.float32).to(w2_dtype)
+        # through the ReLU, as its autograd node does
+        g = torch.ops.aten.threshold_backward(gz @ wmat2.t(), flat, 0).view(n * h * w, kh * kw * o)
+        grad_x = grad_w1 = grad_b1 = None
+        if ctx.needs_input_grad[0]:
+            grad_x = (g @ wmat1.t()).view(n, h, w, c).permute(0, 3, 1, 2).to(x_dtype)
+        if ctx.needs_input_grad[1]:
+            grad_w1 = (rows.t() @ g).view(c, kh, kw, o).permute(0, 3, 1, 2).to(w1_dtype)
+        if has_b1 and ctx.needs_input_grad[2]:
+            grad_b1 = g.view(-1, o).sum(0, dtype=torch.float32).to(w1_dtype)
+        return grad_x, grad_w1, grad_b1, grad_w2, grad_b2, None
+
+
+def _predictor_forward(self: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``MaskRCNNPredictor.forward`` through :class:`_PatchPredictor` on the CPU (its own path elsewhere)."""
+    if x.dim() != 4 or x.device.type != "cpu":
+        return nn.Sequential.forward(self, x)
+    deconv, _, logits = self
+    return _PatchPredictor.apply(
+        x, deconv.weight, deconv.bias, logits.weight, logits.bias, tuple(deconv.kernel_size)
+    )
+
+
 @contextlib.contextmanager
 def cpu_speedups_context(model: nn.Module, *, enabled: bool) -> Iterator[None]:
-    """Within the block, train ``model`` in ``channels_last`` with the fast RoIAlign backward; undo after.
+    """Within the block, train ``model`` in ``channels_last`` with the vectorised RoIAlign and mask predictor.
 
     The model's 4-D parameters and buffers are converted to ``torch.channels_last`` in place (the same
     ``Parameter`` objects, so an optimiser keeps working) and back to the contiguous format on exit, unless
     they were channels_last already (then they are left alone). Single-level ``MultiScaleRoIAlign`` poolers
     (the library's default RoI poolers) use :func:`roi_align_fast_backward` within the block (multi-level
-    ones keep torchvision's path), and ``ConvTranspose2d`` layers whose kernel equals their stride run as
-    one matrix product.
+    ones keep torchvision's path), torchvision's ``MaskRCNNPredictor`` (and any ``nn.Sequential`` of a
+    kernel == stride ``ConvTranspose2d``, a ``ReLU`` and a 1x1 ``Conv2d``) runs as fused matrix products, and
+    other ``ConvTranspose2d`` layers whose kernel equals their stride run as one matrix product.
 
     Args:
         model: The model to train.
@@ -356,7 +489,9 @@ def cpu_speedups_context(model: nn.Module, *, enabled: bool) -> Iterator[None]:
         for m in model.modules()
         if type(m) is MultiScaleRoIAlign and len(m.featmap_names) == 1 and "forward" not in vars(m)
     ]
-    deconvs = [m for m in model.modules() if _is_patch_deconv(m)]
+    predictors = [m for m in model.modules() if _is_patch_predictor(m)]
+    fused = {id(m[0]) for m in predictors}
+    deconvs = [m for m in model.modules() if _is_patch_deconv(m) and id(m) not in fused]
     with torch.no_grad():
         for t in converted:
             t.data = t.data.contiguous(memory_format=torch.channels_last)
@@ -364,10 +499,12 @@ def cpu_speedups_context(model: nn.Module, *, enabled: bool) -> Iterator[None]:
         m.forward = types.MethodType(_pooler_forward, m)  # type: ignore[method-assign]
     for m in deconvs:
         m.forward = types.MethodType(_deconv_forward, m)  # type: ignore[method-assign]
+    for m in predictors:
+        m.forward = types.MethodType(_predictor_forward, m)  # type: ignore[method-assign]
     try:
         yield
     finally:
-        for m in poolers + deconvs:
+        for m in poolers + deconvs + predictors:
             del m.forward
         with torch.no_grad():
             for t in converted:

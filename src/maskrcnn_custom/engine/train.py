@@ -144,9 +144,9 @@ def train_one_epoch(
         progress: Show a tqdm progress bar (rank 0 only).
         num_iters: Number of iterations to run (default ``len(data_loader)``); needed for unsized iterables.
         cpu_speedups: The CPU speed-ups of :mod:`maskrcnn_custom.engine.speed` for this epoch: the model in
-            ``channels_last``, a vectorised RoIAlign backward and the mask up-sampling as a matrix product,
-            the same math (float additions in another order). ``None`` (default): on when ``device`` is the CPU and the model is not wrapped in
-            ``DistributedDataParallel``; the model is back in its own memory format on return.
+            ``channels_last``, a vectorised RoIAlign (forward and backward) and the mask predictor as matrix
+            products, the same math (float additions in another order). ``None`` (default): on when ``device``
+            is the CPU and the model is not wrapped in ``DistributedDataParallel``; the model is back in its own memory format on return.
 
     Returns:
         ``{"loss": ..., "loss_classifier": ..., ..., "lr": ...}``: the mean of each loss over the epoch
