@@ -341,6 +341,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error(f"--image-size must be a multiple of 32 and >= 32, got {args.image_size}")
     if not 0 < args.lr_drop_at <= 1:
         p.error(f"--lr-drop-at must be in (0, 1], got {args.lr_drop_at}")
+    if not isinstance(args.train_data_kwargs, dict):
+        p.error(
+            f"--train-data-kwargs must be a JSON object of SyntheticConfig fields, got {args.train_data_kwargs!r}"
+        )
+    try:
+        train_data_config(args)
+    except (TypeError, ValueError) as err:
+        p.error(f"--train-data-kwargs: {err}")
     args.name = args.name or ("time_to_accuracy_tiny" if args.tiny else "time_to_accuracy")
     if args.out is not None and not args.overwrite:
         for suffix in (".json", ".png"):

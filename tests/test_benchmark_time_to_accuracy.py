@@ -150,10 +150,27 @@ def test_refuses_to_overwrite_results_and_checks_options_before_work(tmp_path, c
         (["--lr-drop-at", "1.5"], "--lr-drop-at"),
         (["--mask-resolution", "42"], "--mask-resolution"),
         (["--no-baseline", "--sides", "baseline"], "--sides"),
+        (["--train-data-kwargs", '{"width_range": [0.05, 0.01]}'], "width_range"),
+        (["--train-data-kwargs", '{"colour": 1}'], "--train-data-kwargs"),
+        (["--train-data-kwargs", "[1, 2]"], "JSON object"),
     ):
         with pytest.raises(SystemExit):
             tta.parse_args(bad)
         assert words in capsys.readouterr().err
+
+
+def test_train_data_kwargs_widen_the_training_generator():
+    from maskrcnn_custom.data import SyntheticConfig
+
+    tta = _script()
+    assert tta.train_data_config(tta.parse_args([])) == SyntheticConfig()
+    args = tta.parse_args(["--train-data-kwargs", '{"curvature_range": [0, 2.2], "invert_probability": 0.4}'])
+    assert tta.train_data_config(args) == SyntheticConfig(curvature_range=(0.0, 2.2), invert_probability=0.4)
+    demo = tta.parse_args(["--train-data", "demo", "--train-data-kwargs", '{"num_objects": [1, 2]}'])
+    from maskrcnn_custom.demo import demo_settings
+
+    width = demo_settings().width_range  # the demo's own field stays, the JSON one wins
+    assert tta.train_data_config(demo) == SyntheticConfig(num_objects=(1, 2), width_range=width)
 
 
 def test_evaluation_points_and_time_based_schedule():

@@ -190,8 +190,8 @@ _register_preset(
         augmentation={"contrast": 0.5, "invert": 0.5, "noise_sigma": 0.05},
         recipe=get_recipe("fast_cpu"),
         # `maskrcnn-custom demo` measured on an idle 2-core CPU (AMD EPYC with AVX512-BF16, 2 threads, bfloat16
-        # through amp="auto"; 769 s on an Intel Xeon guest without native bfloat16; docs/training.md)
-        expected={"demo_seconds": 736, "machine": "an idle 2-core CPU"},
+        # through amp="auto", 6 x 160 iterations: 633 s; docs/training.md)
+        expected={"demo_seconds": 633, "machine": "an idle 2-core CPU"},
         description=(
             "ResNet-18 FPN from scratch with slim heads, a GroupNorm mask branch, 56 px masks pasted at sub-pixel "
             "precision, 256 px, "
