@@ -64,6 +64,16 @@ def test_roi_align_fast_bfloat16_matches_torchvision_in_float32():
     torch.testing.assert_close(mine.grad.float(), ref.grad, rtol=0.02, atol=0.05)
 
 
+def test_roi_align_fast_with_no_rois_gives_empty_output_and_zero_gradient():
+    x = torch.randn(2, 4, 8, 8).contiguous(memory_format=torch.channels_last).requires_grad_()
+    out = roi_align_fast_backward(
+        x, torch.zeros(0, 5), output_size=(3, 3), spatial_scale=0.5, sampling_ratio=2
+    )
+    assert out.shape == (0, 4, 3, 3)
+    out.sum().backward()
+    assert x.grad.shape == x.shape and not x.grad.any()
+
+
 def test_roi_align_fast_backward_falls_back_for_adaptive_sampling():
     x = torch.randn(1, 3, 8, 8, requires_grad=True)
     rois = _rois(6, images=1, size=8.0, seed=2)
