@@ -61,7 +61,7 @@ def resolve_cpu_speedups(cpu_speedups: bool | None, *, model: nn.Module, device:
     return device.type == "cpu" and not wrapped
 
 
-def _bilinear_corners(
+def _bin_taps(
     rois: torch.Tensor,
     *,
     height: int,
@@ -70,11 +70,12 @@ def _bilinear_corners(
     spatial_scale: float,
     sampling_ratio: int,
     aligned: bool,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pixel index, bin index and weight of every bilinear tap of every RoI (torchvision's CPU formulas).
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel index and weight of every bilinear tap of every pooled bin (torchvision's CPU formulas).
 
-    Returns flat tensors: ``pixel`` (into ``batch * height * width``), ``column`` (into ``rois * ph * pw``)
-    and ``weight`` (already divided by the samples per bin); taps outside the map have weight 0.
+    Returns ``(bins, taps)`` tensors, ``bins = rois * ph * pw`` in the pooled output's order and ``taps =
+    4 * sampling_ratio**2``: ``pixel`` indexes ``batch * height * width``, ``weight`` is already divided by the
+    samples per bin; taps outside the map have weight 0.
     """
     ph, pw = pooled
     grid = sampling_ratio
@@ -129,39 +130,11 @@ def _bilinear_corners(
         base + yb(y_high) * width + xb(x_high),
     ]
     weights = [yb(hy) * xb(hx), yb(hy) * xb(lx), yb(ly) * xb(hx), yb(ly) * xb(lx)]
-    n = rois.shape[0]
-    column = torch.arange(n * ph * pw).view(n, ph, pw, 1, 1).expand(n, ph, pw, grid, grid)
-    pixel = torch.stack([p.expand_as(column) for p in pixels]).reshape(-1)
-    weight = torch.stack([(w * inside).expand_as(column) for w in weights]).reshape(-1)
-    return pixel, column.reshape(1, -1).expand(4, -1).reshape(-1), weight
-
-
-def _bin_taps(
-    rois: torch.Tensor,
-    *,
-    height: int,
-    width: int,
-    pooled: tuple[int, int],
-    spatial_scale: float,
-    sampling_ratio: int,
-    aligned: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The bilinear taps of every pooled bin as ``(bins, taps)`` pixel indices and weights (bin-major)."""
-    pixel, _, weight = _bilinear_corners(
-        rois,
-        height=height,
-        width=width,
-        pooled=pooled,
-        spatial_scale=spatial_scale,
-        sampling_ratio=sampling_ratio,
-        aligned=aligned,
-    )
-    bins = rois.shape[0] * pooled[0] * pooled[1]
-    taps = 4 * sampling_ratio * sampling_ratio
-    # _bilinear_corners orders its taps (corner, bin, sample): regroup them by bin
-    pixel = pixel.view(4, bins, taps // 4).permute(1, 0, 2).reshape(bins, taps)
-    weight = weight.view(4, bins, taps // 4).permute(1, 0, 2).reshape(bins, taps)
-    return pixel, weight
+    shape = (rois.shape[0], ph, pw, grid, grid)
+    pixel = torch.stack([p.expand(shape) for p in pixels], dim=3)  # (R, ph, pw, corner, gy, gx)
+    weight = torch.stack([(w * inside).expand(shape) for w in weights], dim=3)
+    bins, taps = rois.shape[0] * ph * pw, 4 * grid * grid
+    return pixel.reshape(bins, taps), weight.reshape(bins, taps)
 
 
 class _RoIAlignFastBackward(torch.autograd.Function):
@@ -297,6 +270,55 @@ def _is_patch_deconv(m: nn.Module) -> bool:
     )
 
 
+def _patch_matmul(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    kernel: tuple[int, int],
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A kernel == stride ``ConvTranspose2d`` as ``(N*H*W, C) @ (C, kh*kw*O)``, all in ``dtype``.
+
+    Returns the rows, the weight matrix and the result, whose columns are in the patch order ``(kh, kw, O)``.
+    """
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c).to(dtype)
+    # weight (c, o, kh, kw) -> (c, kh*kw*o): columns in the output's (kh, kw, o) order
+    wmat = weight.permute(0, 2, 3, 1).reshape(c, kh * kw * weight.shape[1]).to(dtype)
+    if bias is None:
+        return rows, wmat, rows @ wmat
+    return rows, wmat, torch.addmm(bias.to(dtype).repeat(kh * kw), rows, wmat)
+
+
+def _patch_matmul_grads(
+    ctx: Any,
+    g: torch.Tensor,
+    rows: torch.Tensor,
+    wmat: torch.Tensor,
+    *,
+    x_shape: tuple[int, int, int, int],
+    kernel: tuple[int, int],
+    dtypes: tuple[torch.dtype, torch.dtype],
+    has_bias: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of :func:`_patch_matmul`'s input, weight and bias (those ``ctx.needs_input_grad`` asks for).
+
+    ``g`` is the gradient of its result, ``(N*H*W, kh*kw*O)``; ``dtypes`` those of the input and the weight.
+    """
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    o = wmat.shape[1] // (kh * kw)
+    grad_x = grad_w = grad_b = None
+    if ctx.needs_input_grad[0]:
+        grad_x = (g @ wmat.t()).view(n, h, w, c).permute(0, 3, 1, 2).to(dtypes[0])
+    if ctx.needs_input_grad[1]:
+        grad_w = (rows.t() @ g).view(c, kh, kw, o).permute(0, 3, 1, 2).to(dtypes[1])
+    if has_bias and ctx.needs_input_grad[2]:
+        grad_b = g.reshape(-1, o).sum(0, dtype=torch.float32).to(dtypes[1])
+    return grad_x, grad_w, grad_b
+
+
 class _PatchDeconv(torch.autograd.Function):
     """``ConvTranspose2d`` with kernel == stride as matrix products; the output is a new channels_last tensor.
 
@@ -307,30 +329,25 @@ class _PatchDeconv(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x, weight, bias, kernel):  # type: ignore[override]
-        n, c, h, w = x.shape
+        n, _, h, w = x.shape
         kh, kw = kernel
         o = weight.shape[1]
         dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
         with torch.autocast("cpu", enabled=False):
-            rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c).to(dtype)
-            # weight (c, o, kh, kw) -> (c, kh*kw*o): columns in the output's (kh, kw, o) order
-            wmat = weight.permute(0, 2, 3, 1).reshape(c, kh * kw * o).to(dtype)
-            if bias is None:
-                y = rows @ wmat
-            else:
-                y = torch.addmm(bias.to(dtype).repeat(kh * kw), rows, wmat)
+            rows, wmat, y = _patch_matmul(x, weight, bias, kernel, dtype)
             out = torch.empty((n, o, h * kh, w * kw), dtype=dtype, memory_format=torch.channels_last)
             out.permute(0, 2, 3, 1).view(n, h, kh, w, kw, o).copy_(
                 y.view(n, h, w, kh, kw, o).permute(0, 1, 3, 2, 4, 5)
             )
         ctx.save_for_backward(rows, wmat)
-        ctx.meta = (n, c, h, w, kh, kw, o, x.dtype, weight.dtype, bias is not None)
+        ctx.meta = (tuple(x.shape), (kh, kw), o, (x.dtype, weight.dtype), bias is not None)
         return out
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor):  # type: ignore[override]
         rows, wmat = ctx.saved_tensors
-        n, c, h, w, kh, kw, o, x_dtype, w_dtype, has_bias = ctx.meta
+        x_shape, (kh, kw), o, dtypes, has_bias = ctx.meta
+        n, _, h, w = x_shape
         g = (
             grad_out.to(rows.dtype)
             .permute(0, 2, 3, 1)
@@ -338,14 +355,10 @@ class _PatchDeconv(torch.autograd.Function):
             .permute(0, 1, 3, 2, 4, 5)
             .reshape(n * h * w, kh * kw * o)
         )
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x = (g @ wmat.t()).view(n, h, w, c).permute(0, 3, 1, 2).to(x_dtype)
-        if ctx.needs_input_grad[1]:
-            grad_w = (rows.t() @ g).view(c, kh, kw, o).permute(0, 3, 1, 2).to(w_dtype)
-        if has_bias and ctx.needs_input_grad[2]:
-            grad_b = g.view(n * h * w * kh * kw, o).sum(0, dtype=torch.float32).to(w_dtype)
-        return grad_x, grad_w, grad_b, None
+        grads = _patch_matmul_grads(
+            ctx, g, rows, wmat, x_shape=x_shape, kernel=(kh, kw), dtypes=dtypes, has_bias=has_bias
+        )
+        return (*grads, None)
 
 
 def _deconv_forward(
@@ -396,31 +409,27 @@ class _PatchPredictor(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x, w1, b1, w2, b2, kernel):  # type: ignore[override]
-        n, c, h, w = x.shape
+        n, _, h, w = x.shape
         kh, kw = kernel
         o = w1.shape[1]
         k = w2.shape[0]
         dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
         with torch.autocast("cpu", enabled=False):
-            rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c).to(dtype)
-            wmat1 = w1.permute(0, 2, 3, 1).reshape(c, kh * kw * o).to(dtype)  # columns (kh, kw, o)
-            if b1 is None:
-                hidden = rows @ wmat1
-            else:
-                hidden = torch.addmm(b1.to(dtype).repeat(kh * kw), rows, wmat1)
+            rows, wmat1, hidden = _patch_matmul(x, w1, b1, kernel, dtype)
             hidden.relu_()
             wmat2 = w2.reshape(k, o).t().to(dtype)  # (o, k)
             z = torch.addmm(b2.to(dtype), hidden.view(-1, o), wmat2)  # (N*H*W*kh*kw, k)
             out = torch.empty((n, k, h * kh, w * kw), dtype=dtype)
             out.view(n, k, h, kh, w, kw).copy_(z.view(n, h, w, kh, kw, k).permute(0, 5, 1, 3, 2, 4))
         ctx.save_for_backward(rows, wmat1, hidden, wmat2)
-        ctx.meta = (n, c, h, w, kh, kw, o, k, x.dtype, w1.dtype, b1 is not None, w2.dtype)
+        ctx.meta = (tuple(x.shape), (kh, kw), o, k, (x.dtype, w1.dtype), b1 is not None, w2.dtype)
         return out
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor):  # type: ignore[override]
         rows, wmat1, hidden, wmat2 = ctx.saved_tensors
-        n, c, h, w, kh, kw, o, k, x_dtype, w1_dtype, has_b1, w2_dtype = ctx.meta
+        x_shape, (kh, kw), o, k, dtypes, has_b1, w2_dtype = ctx.meta
+        n, _, h, w = x_shape
         gz = (
             grad_out.to(rows.dtype)
             .reshape(n, k, h, kh, w, kw)
@@ -432,14 +441,10 @@ class _PatchPredictor(torch.autograd.Function):
         grad_b2 = gz.sum(0, dtype=torch.float32).to(w2_dtype)
         # through the ReLU, as its autograd node does
         g = torch.ops.aten.threshold_backward(gz @ wmat2.t(), flat, 0).view(n * h * w, kh * kw * o)
-        grad_x = grad_w1 = grad_b1 = None
-        if ctx.needs_input_grad[0]:
-            grad_x = (g @ wmat1.t()).view(n, h, w, c).permute(0, 3, 1, 2).to(x_dtype)
-        if ctx.needs_input_grad[1]:
-            grad_w1 = (rows.t() @ g).view(c, kh, kw, o).permute(0, 3, 1, 2).to(w1_dtype)
-        if has_b1 and ctx.needs_input_grad[2]:
-            grad_b1 = g.view(-1, o).sum(0, dtype=torch.float32).to(w1_dtype)
-        return grad_x, grad_w1, grad_b1, grad_w2, grad_b2, None
+        grads = _patch_matmul_grads(
+            ctx, g, rows, wmat1, x_shape=x_shape, kernel=(kh, kw), dtypes=dtypes, has_bias=has_b1
+        )
+        return (*grads, grad_w2, grad_b2, None)
 
 
 def _predictor_forward(self: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
