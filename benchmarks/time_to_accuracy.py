@@ -76,6 +76,7 @@ from maskrcnn_custom.demo import demo_settings
 from maskrcnn_custom.engine.amp import resolve_amp_dtype
 from maskrcnn_custom.engine.optim import OPTIMIZERS, make_optimizer
 from maskrcnn_custom.engine.sampling import InfiniteSampler
+from maskrcnn_custom.models.config import DEFAULT_FOREGROUND_GATE
 from maskrcnn_custom.presets import get_preset, list_presets
 
 SIDES = ("library", "baseline")
@@ -132,6 +133,8 @@ def preset_defaults(name: str) -> dict[str, Any]:
         "mask_head_layers": "mask_head_layers",
         "mask_head_norm": "mask_head_norm",
         "mask_paste": "mask_paste",
+        "mask_foreground_dim": "mask_foreground_dim",
+        "mask_foreground_gate": "mask_foreground_gate",
         "mask_hidden_dim": "mask_hidden_dim",
         "mask_resolution": "mask_resolution",
         "box_batch_size_per_image": "rois_per_image",
@@ -242,6 +245,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         choices=("torchvision", "exact"),
         default="torchvision",
         help="how masks are pasted at evaluation (mask_paste=; torchvision's is the seed's, exact sub-pixel)",
+    )
+    r.add_argument(
+        "--mask-foreground-dim",
+        type=int,
+        default=0,
+        help="width of the dense foreground branch that draws mask edges (mask_foreground_dim=; 0, the seed's: none)",
+    )
+    r.add_argument(
+        "--mask-foreground-gate",
+        type=float,
+        default=DEFAULT_FOREGROUND_GATE,
+        help=f"RoI-mask probability above which a pixel takes the foreground's (default {DEFAULT_FOREGROUND_GATE})",
     )
     r.add_argument(
         "--mask-pool-size",
@@ -407,6 +422,8 @@ def library_model(args: argparse.Namespace, num_classes: int) -> torch.nn.Module
         mask_head_layers=args.mask_head_layers,
         mask_head_norm=args.mask_head_norm,
         mask_paste=args.mask_paste,
+        mask_foreground_dim=args.mask_foreground_dim,
+        mask_foreground_gate=args.mask_foreground_gate,
         mask_roi_pool=RoIPoolConfig(featmap_names=("0",), output_size=args.mask_pool_size, sampling_ratio=2),
         fpn_out_channels=args.fpn_channels,
         box_head_dim=args.box_head_dim,
@@ -441,6 +458,8 @@ def library_recipe(args: argparse.Namespace) -> dict[str, Any]:
         "mask_head_layers": list(args.mask_head_layers),
         "mask_head_norm": args.mask_head_norm,
         "mask_paste": args.mask_paste,
+        "mask_foreground_dim": args.mask_foreground_dim,
+        "mask_foreground_gate": args.mask_foreground_gate,
         "mask_pool_size": args.mask_pool_size,
         "mask_resolution": args.mask_resolution,
         "rois_per_image": args.rois_per_image,

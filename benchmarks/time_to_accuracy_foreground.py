@@ -14,8 +14,10 @@ as torchvision cuts the mask targets (``roi_align``, ``aligned=False``), are add
 * ``--foreground fused``: in training (detached, so the mask loss trains the mask head only) and at inference;
 * ``--foreground aux``: at inference only; in training the branch is an auxiliary dense loss.
 
-A measuring tool, not a library feature: neither variant beat the preset at 900 s (docs/training.md), so the
-library keeps torchvision's heads. Example::
+A measuring tool, not a library feature: neither variant beat the preset of the time at 900 s
+(docs/training.md). Both throw the branch's resolution away by cutting it to the mask grid; the library's
+``mask_foreground_dim`` (``maskrcnn_custom.models.foreground``) instead gates the pasted masks with the foreground
+at the image's own pixels, which did beat it. Example::
 
     PYTHONPATH=src python benchmarks/time_to_accuracy_foreground.py --foreground aux \\
         --preset fast_cpu --no-baseline --budget-s 900 --eval-points 3 --out DIR --name fg

@@ -192,3 +192,50 @@ def test_build_dataloaders_distributed_sampler(monkeypatch):
     assert loaders.train_sampler.num_replicas == 2 and loaders.train_sampler.rank == 1
     assert sum(len(t) for _, t in loaders.train) == 5
     assert [t["image_id"] for _, tg in loaders.val for t in tg] == [1, 3, 5, 7, 9]
+
+
+def test_random_illumination_adds_a_ramp_and_a_shift_to_the_image_only():
+    from maskrcnn_custom.data import RandomIllumination
+
+    image = torch.full((3, 32, 48), 0.5)
+    masks = torch.zeros(1, 32, 48, dtype=torch.uint8)
+    masks[0, 10:20, 5:40] = 1
+    target = {"boxes": torch.tensor([[5.0, 10.0, 40.0, 20.0]]), "labels": torch.tensor([1]), "masks": masks}
+    torch.manual_seed(0)
+    out, t = DetectionTransforms([RandomIllumination(gradient=0.4, offset=0.0, p=1.0)])(image, dict(target))
+    assert torch.equal(t["masks"], masks) and torch.equal(t["boxes"], target["boxes"])
+    spread = float(out.max() - out.min())
+    assert 0 < spread <= 0.4 + 1e-6 and float(out.mean()) == pytest.approx(0.5, abs=1e-4)  # a ramp around 0.5
+    assert torch.equal(out[0], out[1]) and torch.equal(out[1], out[2])  # the same light on every channel
+    # a linear ramp: second differences along both axes vanish
+    torch.testing.assert_close(out[0].diff(n=2, dim=1), torch.zeros(32, 46), rtol=0, atol=1e-5)
+    torch.testing.assert_close(out[0].diff(n=2, dim=0), torch.zeros(30, 48), rtol=0, atol=1e-5)
+    shifted, _ = DetectionTransforms([RandomIllumination(gradient=0.0, offset=0.3, p=1.0)])(
+        image, dict(target)
+    )
+    assert (
+        float(shifted.std()) < 1e-6
+        and 0.2 <= float(shifted[0, 0, 0]) <= 0.8
+        and float(shifted[0, 0, 0]) != 0.5
+    )
+    same, _ = DetectionTransforms([RandomIllumination(0.4, 0.3, p=0.0)])(image, dict(target))
+    assert torch.equal(same, image)
+    bright, _ = DetectionTransforms([RandomIllumination(1.0, 1.0, p=1.0)])(torch.ones(3, 8, 8), dict(target))
+    assert float(bright.max()) <= 1.0 and float(bright.min()) >= 0.0  # clipped
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [({"gradient": 1.5}, "gradient"), ({"offset": -0.1}, "offset")])
+def test_random_illumination_refuses_bad_strengths(kwargs, name):
+    from maskrcnn_custom.data import RandomIllumination
+
+    with pytest.raises(ValueError, match=rf"illumination {name} must be a number in \[0, 1\]"):
+        RandomIllumination(**kwargs)
+
+
+def test_train_transforms_adds_illumination_only_when_asked():
+    from maskrcnn_custom.data import RandomIllumination
+
+    assert not any(isinstance(s, RandomIllumination) for s in train_transforms().transforms)
+    steps = train_transforms(illumination=0.3, illumination_offset=0.2, illumination_p=0.7).transforms
+    [light] = [s for s in steps if isinstance(s, RandomIllumination)]
+    assert (light.gradient, light.offset, light.p) == (0.3, 0.2, 0.7)

@@ -49,6 +49,7 @@ def test_fast_cpu_preset_model_and_augmentation():
         256,
     )
     assert cfg.mask_head.conv_layers == (128, 128) and cfg.mask_head.resolution == 56
+    assert cfg.mask_head.foreground_dim == 64 and type(model.roi_heads).__name__ == "ForegroundRoIHeads"
     assert (cfg.min_size, cfg.max_size, cfg.num_classes) == (256, 256, 3)
     assert model.roi_heads.fg_bg_sampler.batch_size_per_image == 64
     assert model.backbone.fpn.layer_blocks[0][0].out_channels == 128

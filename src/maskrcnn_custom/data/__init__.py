@@ -9,6 +9,7 @@ from .loaders import DataLoaders, build_dataloaders
 from .synthetic import OBJECT_KINDS, SYNTHETIC_PRESETS, SyntheticConfig, SyntheticElongatedDataset
 from .transforms import (
     DetectionTransforms,
+    RandomIllumination,
     RandomRotation90,
     RandomScaleJitter,
     train_transforms,
@@ -23,6 +24,7 @@ __all__ = [
     "CocoDataset",
     "DataLoaders",
     "DetectionTransforms",
+    "RandomIllumination",
     "RandomRotation90",
     "RandomScaleJitter",
     "SyntheticConfig",

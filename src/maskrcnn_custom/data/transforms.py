@@ -27,6 +27,7 @@ from .boxes import masks_to_tight_boxes
 
 __all__ = [
     "DetectionTransforms",
+    "RandomIllumination",
     "RandomRotation90",
     "RandomScaleJitter",
     "train_transforms",
@@ -103,6 +104,64 @@ class RandomRotation90(_Compat):
             f"RandomRotation90 works on tensors and tv_tensors, got {type(inpt).__name__}; "
             "convert PIL images first with torchvision.transforms.v2.ToImage()"
         )
+
+
+class RandomIllumination(_Compat):
+    """Uneven lighting: a linear brightness ramp in a random direction plus a uniform brightness shift, added.
+
+    With probability ``p`` the image (not its masks or boxes) gets ``shift + ramp`` added and is clipped to
+    ``[0, 1]``: ``shift`` is drawn uniformly in ``[-offset, offset]``, ``ramp`` runs linearly from ``-g / 2`` to
+    ``g / 2`` across the image along a uniformly drawn direction, ``g`` uniform in ``[0, gradient]``. Colour
+    jitter only scales brightness, so a dark background stays darker than mid-grey; this moves it, and makes one
+    side of the image brighter than the other, as a microscope's or a camera's uneven lighting does.
+
+    Args:
+        gradient: Largest brightness difference between opposite sides of the image (``[0, 1]``).
+        offset: Largest brightness shift of the whole image (``[0, 1]``).
+        p: Probability of applying it.
+
+    Examples:
+        >>> import torch
+        >>> from torchvision import tv_tensors
+        >>> from maskrcnn_custom.data import RandomIllumination
+        >>> img = tv_tensors.Image(torch.full((3, 16, 16), 0.5))
+        >>> out = RandomIllumination(gradient=0.4, offset=0.0, p=1.0)(img)
+        >>> bool(out.min() >= 0.3 and out.max() <= 0.7), type(out).__name__
+        (True, 'Image')
+    """
+
+    def __init__(self, gradient: float = 0.3, offset: float = 0.2, p: float = 0.5) -> None:
+        super().__init__()
+        for name, value in (("gradient", gradient), ("offset", offset)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(
+                    f"illumination {name} must be a number in [0, 1] (0 disables it), got {value!r}"
+                )
+        self.gradient, self.offset, self.p = float(gradient), float(offset), _check_probability(p)
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        """Draw the shift, the ramp's strength and its direction (``None`` when not applied)."""
+        if torch.rand(()) >= self.p:
+            return {"ramp": None}
+        angle = float(torch.rand(())) * 2 * math.pi
+        return {
+            "ramp": (float(torch.rand(())) * self.gradient, math.cos(angle), math.sin(angle)),
+            "shift": (float(torch.rand(())) * 2 - 1) * self.offset,
+        }
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        """Light one image; masks, boxes and anything else pass unchanged."""
+        if params["ramp"] is None or not isinstance(inpt, tv_tensors.Image):
+            return inpt
+        strength, cx, cy = params["ramp"]
+        image = inpt.as_subclass(torch.Tensor)
+        h, w = image.shape[-2:]
+        ys = torch.linspace(-0.5, 0.5, h, dtype=image.dtype, device=image.device)[:, None]
+        xs = torch.linspace(-0.5, 0.5, w, dtype=image.dtype, device=image.device)[None, :]
+        # the projection on the direction spans at most |cx| + |cy|; normalise it to [-1/2, 1/2]
+        ramp = (xs * cx + ys * cy) / max(abs(cx) + abs(cy), 1e-6)
+        out = (image + params["shift"] + strength * ramp).clamp(0.0, 1.0)
+        return tv_tensors.wrap(out, like=inpt)
 
 
 def _rot90_boxes(boxes: tv_tensors.BoundingBoxes, k: int) -> tv_tensors.BoundingBoxes:
@@ -297,13 +356,17 @@ def train_transforms(
     invert: float = 0.0,
     noise_sigma: float = 0.0,
     noise_p: float = 0.5,
+    illumination: float = 0.0,
+    illumination_offset: float = 0.0,
+    illumination_p: float = 0.5,
     min_area: int = 8,
 ) -> DetectionTransforms:
     """The default training augmentation: flips, quarter turns, scale jitter and colour jitter.
 
     Optionally also an intensity inversion (``invert``: dark objects on a bright background become bright on
-    dark, a polarity change that colour jitter cannot make) and Gaussian pixel noise (``noise_sigma``), both off
-    by default; the ``fast_cpu`` training preset turns them on.
+    dark, a polarity change that colour jitter cannot make), Gaussian pixel noise (``noise_sigma``) and uneven
+    lighting (``illumination``, ``illumination_offset``: :class:`RandomIllumination`), all off by default; the
+    ``fast_cpu`` training preset turns the first two on.
 
     Elongated objects have no preferred orientation in most data, so both flips and 90-degree rotations
     are on by default; all of them are exact (no interpolation), and boxes stay tight to the masks.
@@ -323,6 +386,10 @@ def train_transforms(
         invert: Probability of ``v2.RandomInvert`` (``1 - image``), in ``[0, 1]``.
         noise_sigma: Standard deviation of ``v2.GaussianNoise`` (the result is clipped to ``[0, 1]``); 0 disables.
         noise_p: Probability of the noise when ``noise_sigma > 0``.
+        illumination: Largest brightness difference across the image of :class:`RandomIllumination` (uneven
+            lighting); with ``illumination_offset``, 0 (both) disables it.
+        illumination_offset: Largest brightness shift of the whole image of :class:`RandomIllumination`.
+        illumination_p: Probability of :class:`RandomIllumination` when it is enabled.
         min_area: Instances with fewer mask pixels after the transforms are removed.
 
     Returns:
@@ -359,6 +426,8 @@ def train_transforms(
     if noise_sigma:
         noise = v2.GaussianNoise(mean=0.0, sigma=float(noise_sigma), clip=True)
         steps.append(v2.RandomApply([noise], p=_check_probability(noise_p)))
+    if illumination or illumination_offset:
+        steps.append(RandomIllumination(illumination, illumination_offset, p=illumination_p))
     return DetectionTransforms(steps, min_area=min_area)
 
 

@@ -204,6 +204,12 @@ def render_model_card(
         f"| mask head | {config.mask_head.resolution} px masks, norm `{config.mask_head.norm}`, "
         f"paste `{config.mask_head.paste}` |",
         f"| box refinement at inference | {config.box_head.refine_steps} extra box-head passes |",
+        "| dense foreground branch | "
+        + (
+            f"{config.mask_head.foreground_dim} channels, masks gated at {config.mask_head.foreground_gate} |"
+            if config.mask_head.foreground_dim
+            else "none |"
+        ),
         "",
         "The full configuration is in `config.json`; the weights are in `model.safetensors`.",
     ]

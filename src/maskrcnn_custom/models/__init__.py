@@ -10,6 +10,7 @@ from .builder import (
     maskrcnn_resnet152_fpn,
 )
 from .config import (
+    DEFAULT_FOREGROUND_GATE,
     MASK_HEAD_NORMS,
     MASK_PASTE_MODES,
     MASK_UPSAMPLING_STAGES,
@@ -23,6 +24,7 @@ from .config import (
     MaskRCNNConfig,
     RoIPoolConfig,
 )
+from .foreground import ForegroundHead, ForegroundRoIHeads, foreground_loss, gate_masks
 from .init import init_output_layers
 from .network import MASK_UPSAMPLING_CHANNELS, HighResMaskPredictor, head_group_norm
 from .paste import ExactPasteTransform, paste_masks_exact
@@ -33,6 +35,7 @@ from .validation import CONFIG_LIMITS, MAX_HEAD_PARAMETERS, validate_config
 
 __all__ = [
     "CONFIG_LIMITS",
+    "DEFAULT_FOREGROUND_GATE",
     "MAX_HEAD_PARAMETERS",
     "MASK_HEAD_NORMS",
     "MASK_PASTE_MODES",
@@ -45,6 +48,8 @@ __all__ = [
     "BackboneConfig",
     "BoxHeadConfig",
     "ExactPasteTransform",
+    "ForegroundHead",
+    "ForegroundRoIHeads",
     "HighResMaskPredictor",
     "MaskHeadConfig",
     "MaskRCNNConfig",
@@ -52,6 +57,8 @@ __all__ = [
     "RoIPoolConfig",
     "build_model",
     "build_preset_model",
+    "foreground_loss",
+    "gate_masks",
     "get_model",
     "get_model_builder",
     "head_group_norm",

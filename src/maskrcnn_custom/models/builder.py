@@ -27,6 +27,7 @@ from ..weights.backbone import (
     resolve_backbone_source,
 )
 from .config import (
+    DEFAULT_FOREGROUND_GATE,
     SEED_ANCHOR_SIZES,
     SEED_ASPECT_RATIOS,
     AnchorConfig,
@@ -77,6 +78,8 @@ def make_config(
     mask_head_layers: Sequence[int] = _SEED_MASK_LAYERS,
     mask_head_norm: str = "none",
     mask_paste: str = "torchvision",
+    mask_foreground_dim: int = 0,
+    mask_foreground_gate: float = DEFAULT_FOREGROUND_GATE,
     fpn_out_channels: int = 256,
     box_head_dim: int = 1024,
     box_refine_steps: int = 0,
@@ -158,6 +161,8 @@ def make_config(
             resolution=mask_resolution,
             norm=mask_head_norm,
             paste=mask_paste,
+            foreground_dim=mask_foreground_dim,
+            foreground_gate=mask_foreground_gate,
         ),
         class_names=None if class_names is None else tuple(class_names),
         detector_kwargs={k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()},
@@ -448,7 +453,10 @@ def maskrcnn_resnet101_fpn(
         **kwargs: ``backbone_norm`` (``"frozen_bn"``, ``"bn"``, ``"gn"``), ``mask_head_layers`` (conv widths of
             the mask head), ``mask_head_norm`` (``"none"``, the seed's, or ``"gn"``: GroupNorm in the mask
             branch, see ``MaskHeadConfig.norm``), ``mask_paste`` (``"torchvision"``, the seed's, or ``"exact"``:
-            sub-pixel mask pasting at inference, see ``MaskHeadConfig.paste``), ``box_refine_steps`` (0, the seed's, to 3:
+            sub-pixel mask pasting at inference, see ``MaskHeadConfig.paste``), ``mask_foreground_dim`` (0, the
+            seed's, or the width of a dense foreground branch that draws the masks' edges, with
+            ``mask_paste="exact"``; see ``MaskHeadConfig.foreground_dim``), ``mask_foreground_gate`` (its gate,
+            default 0.3, inference only), ``box_refine_steps`` (0, the seed's, to 3:
             extra box-head passes at inference, see ``BoxHeadConfig.refine_steps``), ``fpn_out_channels``, ``box_head_dim``, ``class_names``, and
             any scalar ``torchvision.models.detection.MaskRCNN`` keyword argument by name (``min_size``, ``box_score_thresh``, ``box_detections_per_img``, ...).
 

@@ -25,6 +25,7 @@ __all__ = [
     "MASK_UPSAMPLING_STAGES",
     "MAX_BOX_REFINE_STEPS",
     "BoxHeadConfig",
+    "DEFAULT_FOREGROUND_GATE",
     "MaskHeadConfig",
     "MaskRCNNConfig",
     "RoIPoolConfig",
@@ -48,6 +49,10 @@ MASK_HEAD_NORMS = ("none", "gn")
 #: How predicted masks are pasted into the image (``MaskHeadConfig.paste``): torchvision's integer-box resize
 #: (the seed's) or the sub-pixel paste of :func:`maskrcnn_custom.models.paste.paste_masks_exact`.
 MASK_PASTE_MODES = ("torchvision", "exact")
+#: The RoI-mask probability above which a pasted mask pixel takes the dense foreground probability
+#: (``MaskHeadConfig.foreground_gate``), chosen on the training generator's images (docs/model.md,
+#: "Foreground branch").
+DEFAULT_FOREGROUND_GATE = 0.3
 #: Most extra box-head passes at inference a config may ask for (``BoxHeadConfig.refine_steps``); two gave the
 #: last measurable gain on thin objects (docs/model.md, "Box refinement").
 MAX_BOX_REFINE_STEPS = 3
@@ -181,6 +186,13 @@ class MaskHeadConfig:
             (:func:`~maskrcnn_custom.models.paste.paste_masks_exact`: float box coordinates and the half-pixel
             offset of torchvision's mask targets). It changes no weight and no training step, only the pasted
             masks; for objects a few pixels wide ``"exact"`` matters (docs/model.md, "Mask pasting").
+        foreground_dim: Width of a dense foreground branch (0, the seed's and torchvision's: none). With one, the
+            model also predicts, per image pixel, whether it is object at all (from FPN level ``"0"`` and the
+            image's pixels; trained by ``loss_foreground``), and every pasted mask takes that probability where
+            its own is above ``foreground_gate``: the box's mask says which object, the dense branch draws the
+            edges (:mod:`maskrcnn_custom.models.foreground`). Needs ``paste="exact"``.
+        foreground_gate: With a foreground branch, the RoI-mask probability above which a pixel may belong to
+            the mask (0-1, exclusive). Inference only: no weight depends on it.
     """
 
     conv_layers: tuple[int, ...] = (256, 256, 256, 256)
@@ -189,6 +201,8 @@ class MaskHeadConfig:
     resolution: int = 28
     norm: str = "none"
     paste: str = "torchvision"
+    foreground_dim: int = 0
+    foreground_gate: float = DEFAULT_FOREGROUND_GATE
 
 
 @dataclass(frozen=True)

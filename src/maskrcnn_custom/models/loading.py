@@ -130,7 +130,7 @@ def apply_overrides(config: MaskRCNNConfig, overrides: Mapping[str, Any], origin
     """Apply explicitly given builder arguments on top of a weights' config.
 
     Arguments that fix the architecture (anchors, RoI pools, mask head, backbone norm) must agree with the
-    config; the others (``trainable_backbone_layers``, ``mask_paste``, ``box_refine_steps``, ``class_names``, ``min_size``, ``max_size``,
+    config; the others (``trainable_backbone_layers``, ``mask_paste``, ``mask_foreground_gate``, ``box_refine_steps``, ``class_names``, ``min_size``, ``max_size``,
     ``rpn_batch_size_per_image`` and scalar ``MaskRCNN`` options such as ``box_score_thresh``) are applied.
     Every value in ``overrides`` counts as given, also one equal to a builder default.
 
@@ -168,6 +168,7 @@ def apply_overrides(config: MaskRCNNConfig, overrides: Mapping[str, Any], origin
         ("mask_hidden_dim", config.mask_head.hidden_dim),
         ("mask_resolution", config.mask_head.resolution),
         ("mask_head_norm", config.mask_head.norm),
+        ("mask_foreground_dim", config.mask_head.foreground_dim),
         ("backbone_norm", config.backbone.norm),
     ):
         if key in given:
@@ -194,6 +195,9 @@ def apply_overrides(config: MaskRCNNConfig, overrides: Mapping[str, Any], origin
             changes["backbone"] = dataclasses.replace(config.backbone, trainable_layers=n)
     if "mask_paste" in given:  # inference only: no weight depends on it
         changes["mask_head"] = dataclasses.replace(config.mask_head, paste=given.pop("mask_paste"))
+    if "mask_foreground_gate" in given:  # inference only: no weight depends on it
+        head = changes.get("mask_head", config.mask_head)
+        changes["mask_head"] = dataclasses.replace(head, foreground_gate=given.pop("mask_foreground_gate"))
     if "box_refine_steps" in given:  # inference only: no weight depends on it
         changes["box_head"] = dataclasses.replace(config.box_head, refine_steps=given.pop("box_refine_steps"))
     if "class_names" in given:

@@ -13,6 +13,7 @@ from torchvision.ops import MultiScaleRoIAlign
 
 from .backbone import build_backbone
 from .config import MaskRCNNConfig, RoIPoolConfig, mask_upsampling_stages
+from .foreground import ForegroundHead, ForegroundRoIHeads
 from .init import init_output_layers
 from .paste import ExactPasteTransform
 from .refine import RefiningRoIHeads
@@ -183,7 +184,17 @@ def build_model(config: MaskRCNNConfig) -> MaskRCNN:
     )
     if config.mask_head.paste == "exact":
         model.transform = ExactPasteTransform.like(model.transform)
-    if config.box_head.refine_steps:
+    if config.mask_head.foreground_dim:
+        level = config.backbone.featmap_names[0]
+        stride = 2 ** (1 + config.backbone.returned_layers[0])  # ResNet stage k has stride 2**(k+1)
+        head = ForegroundHead(out, config.mask_head.foreground_dim, stride=stride, norm_layer=head_group_norm)
+        heads = ForegroundRoIHeads.like_heads(
+            model.roi_heads, head, refine_steps=config.box_head.refine_steps, featmap_name=level
+        )
+        heads.attach(model.backbone)
+        model.roi_heads = heads
+        model.transform.foreground_gate = config.mask_head.foreground_gate
+    elif config.box_head.refine_steps:
         model.roi_heads = RefiningRoIHeads.like(model.roi_heads, config.box_head.refine_steps)
     init_output_layers(model)
     model.config = config

@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes, resize_keypoints
 
+from .foreground import FOREGROUND_KEY, gate_masks
+
 __all__ = ["TARGET_OFFSET", "ExactPasteTransform", "paste_masks_exact"]
 
 #: Pixels by which torchvision's mask targets (``roi_align`` with ``aligned=False``) sample the ground truth
@@ -155,6 +157,11 @@ class ExactPasteTransform(GeneralizedRCNNTransform):
         'ExactPasteTransform'
     """
 
+    #: With a dense foreground branch (``mask_foreground_dim > 0``): the RoI-mask probability above which a pasted
+    #: mask pixel takes the image's foreground probability (:func:`~maskrcnn_custom.models.foreground.gate_masks`);
+    #: ``None`` without one.
+    foreground_gate: float | None = None
+
     @classmethod
     def like(cls, transform: GeneralizedRCNNTransform) -> ExactPasteTransform:
         """A copy of ``transform``'s settings (sizes, mean, std, divisibility) with the exact paste.
@@ -166,7 +173,7 @@ class ExactPasteTransform(GeneralizedRCNNTransform):
             ((64,), 64)
         """
         kwargs: dict[str, Any] = {"_skip_resize": transform._skip_resize}
-        return cls(
+        out = cls(
             transform.min_size,
             transform.max_size,
             list(transform.image_mean),
@@ -175,6 +182,8 @@ class ExactPasteTransform(GeneralizedRCNNTransform):
             fixed_size=transform.fixed_size,
             **kwargs,
         )
+        out.foreground_gate = getattr(transform, "foreground_gate", None)
+        return out
 
     def postprocess(
         self,
@@ -182,17 +191,33 @@ class ExactPasteTransform(GeneralizedRCNNTransform):
         image_shapes: list[tuple[int, int]],
         original_image_sizes: list[tuple[int, int]],
     ) -> list[dict[str, Tensor]]:
-        """Boxes resized to the original images and masks pasted there (eval mode only, as torchvision's)."""
+        """Boxes resized to the original images and masks pasted there (eval mode only, as torchvision's).
+
+        With a foreground branch, each image's foreground probabilities (``FOREGROUND_KEY`` in its detections)
+        are resized to the original image and gate its pasted masks
+        (:func:`~maskrcnn_custom.models.foreground.gate_masks`); the key is removed.
+        """
         if self.training:
             return result
         for i, (pred, im_s, o_im_s) in enumerate(
             zip(result, image_shapes, original_image_sizes, strict=True)
         ):
+            foreground = pred.pop(FOREGROUND_KEY, None)
             boxes = resize_boxes(pred["boxes"], im_s, o_im_s)
             result[i]["boxes"] = boxes
             if "masks" in pred:
                 offset = (TARGET_OFFSET * o_im_s[1] / im_s[1], TARGET_OFFSET * o_im_s[0] / im_s[0])
-                result[i]["masks"] = paste_masks_exact(pred["masks"], boxes, o_im_s, offset=offset)
+                masks = paste_masks_exact(pred["masks"], boxes, o_im_s, offset=offset)
+                if foreground is not None:
+                    # under tracing the sizes are the graph's inputs: always resize (the identity at equal sizes)
+                    tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+                    if tracing or tuple(foreground.shape[-2:]) != tuple(o_im_s):
+                        foreground = F.interpolate(
+                            foreground[None], size=o_im_s, mode="bilinear", align_corners=False
+                        )[0]
+                    gate = 0.5 if self.foreground_gate is None else self.foreground_gate
+                    masks = gate_masks(masks, foreground, gate)
+                result[i]["masks"] = masks
             if "keypoints" in pred:
                 result[i]["keypoints"] = resize_keypoints(pred["keypoints"], im_s, o_im_s)
         return result

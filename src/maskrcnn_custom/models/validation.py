@@ -20,6 +20,7 @@ from torchvision.models.detection.mask_rcnn import MaskRCNN
 from .._utils.checks import check_int, check_number, is_int, is_number
 from .config import (
     BACKBONE_NAMES,
+    DEFAULT_FOREGROUND_GATE,
     MASK_HEAD_NORMS,
     MASK_PASTE_MODES,
     MAX_BOX_REFINE_STEPS,
@@ -370,6 +371,27 @@ def validate_config(config: MaskRCNNConfig) -> None:
         raise ValueError(
             f"mask_paste (mask_head.paste) must be one of {list(MASK_PASTE_MODES)}, got {_short(mh.paste)}; pass "
             "'exact' for sub-pixel mask pasting (thin objects) or 'torchvision' for torchvision's paste"
+        )
+    check_int(
+        mh.foreground_dim,
+        "mask_foreground_dim (mask_head.foreground_dim)",
+        minimum=0,
+        maximum=width,
+        hint="0 for no dense foreground branch (torchvision's), or e.g. 64 to draw thin objects' mask edges",
+    )
+    if (
+        isinstance(mh.foreground_gate, bool)
+        or not isinstance(mh.foreground_gate, (int, float))
+        or not (0 < mh.foreground_gate < 1)
+    ):
+        raise ValueError(
+            f"mask_foreground_gate (mask_head.foreground_gate) must be a number between 0 and 1 (exclusive), got "
+            f"{_short(mh.foreground_gate)}; pass e.g. {DEFAULT_FOREGROUND_GATE}"
+        )
+    if mh.foreground_dim and mh.paste != "exact":
+        raise ValueError(
+            f"mask_foreground_dim={mh.foreground_dim} needs mask_paste='exact' (the foreground gates the masks as "
+            f"they are pasted), got mask_paste={mh.paste!r}; pass mask_paste='exact' or mask_foreground_dim=0"
         )
     check_mask_resolution(config)  # mask_head.resolution against the mask pool (models/config.py)
     heads = _head_parameters(config)
