@@ -21,6 +21,7 @@ cross, which one), the foreground says where the object's edge is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -55,7 +56,9 @@ class ForegroundHead(nn.Module):
         torch.Size([2, 1, 32, 32])
     """
 
-    def __init__(self, in_channels: int, channels: int, *, stride: int, norm_layer: Any) -> None:
+    def __init__(
+        self, in_channels: int, channels: int, *, stride: int, norm_layer: Callable[[int], nn.Module]
+    ) -> None:
         super().__init__()
         self.stride = int(stride)
         pixels = 3 * self.stride**2
@@ -148,7 +151,7 @@ class ForegroundRoIHeads(RefiningRoIHeads):
     featmap_name: str
 
     @classmethod
-    def like_heads(  # type: ignore[override]
+    def like_heads(
         cls, heads: RoIHeads, foreground: ForegroundHead, *, refine_steps: int, featmap_name: str
     ) -> ForegroundRoIHeads:
         """``heads``' modules and settings (shared) with ``foreground`` on feature map ``featmap_name``."""
