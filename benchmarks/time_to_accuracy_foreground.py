@@ -36,6 +36,7 @@ from torch.nn import functional as F
 from torchvision.models.detection.roi_heads import RoIHeads, fastrcnn_loss, maskrcnn_inference, maskrcnn_loss
 from torchvision.ops import roi_align
 
+from maskrcnn_custom.models.foreground import foreground_loss  # the library's: BCE + soft Dice on the union
 from maskrcnn_custom.models.network import head_group_norm
 
 MODES = ("fused", "aux")
@@ -58,26 +59,6 @@ class ForegroundHead(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.pixel_shuffle(self.logits(F.relu(self.norm(self.conv(x)))), self.stride)
-
-
-def foreground_loss(logits: Tensor, targets: list[dict[str, Tensor]]) -> Tensor:
-    """Cross-entropy + soft Dice (over the batch; left out without objects) against each image's mask union.
-
-    The union is placed top-left in a zero canvas of the logits' size: torchvision pads at the bottom and right.
-    """
-    target = logits.new_zeros(logits.shape)
-    for i, t in enumerate(targets):
-        masks = t["masks"]
-        if masks.numel():
-            h, w = masks.shape[-2:]
-            target[i, 0, :h, :w] = masks.amax(dim=0).to(target.dtype)
-    logits = logits.float()
-    bce = F.binary_cross_entropy_with_logits(logits, target)
-    positives = target.sum()
-    if positives == 0:
-        return bce
-    probs = logits.sigmoid()
-    return bce + 1 - (2 * (probs * target).sum() + 1) / (probs.sum() + positives + 1)
 
 
 def align_foreground(logits: Tensor, boxes: list[Tensor], size: int) -> Tensor:
